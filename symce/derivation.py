@@ -1,0 +1,90 @@
+"""The data model of a derivation: what a parsed file *is*, before anyone checks it.
+
+A derivation file is parsed (``parse.py``) into one frozen ``Derivation``; the
+verifier (``verify.py``) and the printers (``latex.py``) only read it. Expressions
+are SymPy objects; defined names (``s[i]``, ``L``) stay folded in them so that a
+printer shows ``s_i`` where the author wrote ``s[i]``. The verifier unfolds them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import sympy
+
+
+@dataclass(frozen=True)
+class Definition:
+    """A name the file defines, e.g. ``s[i] = exp(z[i]) / Sum(exp(z[j]), (j, 1, k))``."""
+
+    name: str  # the defined name as written: "s" or "L"
+    params: tuple[sympy.Symbol, ...]  # index parameters, () for a scalar such as L
+    body: sympy.Expr  # right-hand side, in terms of params and declared symbols
+    source: str  # the text it was parsed from, for messages
+
+
+@dataclass(frozen=True)
+class Assumption:
+    """A fact the file assumes about its symbols, e.g. y is one-hot at c."""
+
+    kind: str  # "onehot", "simplex" or "relation"
+    text: str  # the text as written in the file, for reports
+    vector: str | None = None  # the vector it speaks of ("y"), if any
+    index: sympy.Expr | None = None  # the hot index for "onehot" (c)
+    relation: sympy.Basic | None = None  # the SymPy relation for "relation"
+
+
+@dataclass(frozen=True)
+class Case:
+    """A case split, e.g. ``i = c``; a chain checked under a case may use it."""
+
+    name: str  # short key used by chains: "i_eq_c"
+    label: str  # what a reader sees: "i = c"
+    condition: sympy.Basic  # Eq(i, c), Ne(i, c), ...
+
+
+@dataclass(frozen=True)
+class Step:
+    """One link of a chain: the previous expression equals ``expr`` because ``reason``."""
+
+    expr: sympy.Expr  # the right-hand side after this step (definitions folded)
+    reason: str  # why it equals the previous one, in the author's words
+    source: str  # the expression text as written in the file
+    line: int | None = None  # line in the file where the step's text starts, if known
+
+
+@dataclass(frozen=True)
+class Chain:
+    """A chain of equalities: ``start = steps[0].expr = steps[1].expr = ...``."""
+
+    name: str  # the chain's key in the file
+    title: str  # heading shown to readers; may be ""
+    start: sympy.Expr  # the first expression of the chain
+    start_source: str  # its text as written
+    steps: tuple[Step, ...]  # each equal to the one before
+    case: Case | None = None  # the case the chain is checked under, if any
+
+
+@dataclass(frozen=True)
+class Notation:
+    """Typesetting choices the file makes; the printers read these, the verifier ignores them."""
+
+    bold_vectors: bool = True  # print vector names (z, s, y) in bold
+    softmax_name: str = "s"  # "s" prints s_i; "softmax" prints \operatorname{softmax}(z)_i
+
+
+@dataclass(frozen=True)
+class Derivation:
+    """A whole derivation file, parsed and ready to be verified or rendered."""
+
+    path: str  # where it was read from, for messages ("<string>" if none)
+    title: str  # the file's title
+    k: int | None  # the class count when concrete; None when k is symbolic
+    symbols: dict[str, sympy.Basic] = field(default_factory=dict)  # declared name -> SymPy object
+    vectors: tuple[str, ...] = ()  # names declared as vectors of size k (z, y, s)
+    indices: tuple[sympy.Symbol, ...] = ()  # index symbols, each ranging over 1..k
+    definitions: tuple[Definition, ...] = ()  # in file order; later ones may use earlier ones
+    assumptions: tuple[Assumption, ...] = ()  # in force for every chain
+    cases: tuple[Case, ...] = ()  # available case splits
+    chains: tuple[Chain, ...] = ()  # in file order
+    notation: Notation = Notation()  # printing choices
