@@ -1,0 +1,537 @@
+r"""Typeset a verified derivation as lecture notes: LaTeX fragments, a document, or Markdown.
+
+SymPy's own printer is written for unambiguity, not for readers: it prints
+``{z}_{i}``, ``e^{{z}_{c}}``, ``\log{\left({s}_{c} \right)}`` and ``\sum_{j=1}^{k}``.
+``NotesPrinter`` is one ``LatexPrinter`` subclass that prints what a person writes
+by hand (``z_i``, ``e^{z_c}``, ``\log s_c``, ``\sum_{j}``); every construct is one
+``_print_<Class>`` method. The functions below it only arrange printed
+expressions into ``align*`` blocks, a document or a Markdown post; all math text
+comes from the printer.
+
+Only verified steps are typeset: rendering takes the ``Report`` of
+``symce.verify.check`` and refuses a derivation whose steps did not all pass,
+unless ``allow_unverified=True``, which marks each such step in the output.
+
+>>> import sympy
+>>> z, i = sympy.IndexedBase("z"), sympy.Symbol("i", integer=True)
+>>> latex_expr(sympy.exp(z[i]))
+'e^{z_i}'
+"""
+
+from __future__ import annotations
+
+import re
+
+import sympy
+from sympy.core.function import AppliedUndef
+from sympy.printing.latex import LatexPrinter
+from sympy.printing.precedence import PRECEDENCE
+from sympy.simplify import fraction
+
+from .derivation import Chain, Derivation, Step
+from .errors import ProofError, UsageError
+from .verify import Evidence, Report, StepResult
+
+__all__ = [
+    "NotesPrinter",
+    "UnverifiedStepError",
+    "latex_expr",
+    "render",
+    "render_latex",
+    "render_document",
+    "render_markdown",
+    "escape_text",
+    "FORMATS",
+]
+
+FORMATS = ("tex", "md")  # the values of ``symce latex --format``
+
+
+class UnverifiedStepError(ProofError):
+    """A step that did not pass was about to be typeset; ``step`` is its verdict."""
+
+    def __init__(self, message: str, step: StepResult):
+        super().__init__(message)
+        self.step = step
+
+
+# --- the printer ------------------------------------------------------------
+
+class NotesPrinter(LatexPrinter):
+    r"""SymPy's LaTeX printer, with the notation of hand-written lecture notes.
+
+    Settings (besides SymPy's): ``vectors`` names printed as vectors;
+    ``bold_vectors`` whether those are bold; ``softmax`` pairs ``(name, argument)``
+    of defined names that are a softmax of a vector; ``softmax_name`` ``"softmax"``
+    to print those as ``\operatorname{softmax}(\mathbf{z})_i``; ``sum_range`` the
+    ``(lower, upper)`` limits printed as just the index (``\sum_{j}``).
+
+    >>> z, j, k = sympy.IndexedBase("z"), sympy.Symbol("j"), sympy.Symbol("k")
+    >>> NotesPrinter({"vectors": ("z",), "sum_range": (1, k)}).doprint(
+    ...     sympy.Sum(sympy.exp(z[j]), (j, 1, k)))
+    '\\sum_{j} e^{\\mathbf{z}_j}'
+    """
+
+    printmethod = "_symce_latex"  # never SymPy's ``_latex`` hooks: the notation is ours
+    _default_settings = {
+        **LatexPrinter._default_settings,
+        "mat_str": "bmatrix",  # lecture notes write \begin{bmatrix}, not \left[\begin{matrix}
+        "mat_delim": "",
+        "vectors": (),
+        "bold_vectors": True,
+        "softmax": (),
+        "softmax_name": "s",
+        "sum_range": None,
+        "indices": (),
+    }
+
+    def doprint(self, expr) -> str:
+        # Jekyll's Liquid reads "{{" as a template tag. The methods below never
+        # nest a group directly in a group; should a SymPy method we do not
+        # override still do it, a space (ignored in math mode) keeps them apart.
+        tex = super().doprint(expr)
+        while "{{" in tex:
+            tex = tex.replace("{{", "{ {")
+        return tex
+
+    # Parentheses: \left( \right) only around tall material, as by hand.
+    def _add_parens(self, s) -> str:
+        if any(tall in s for tall in (r"\frac", r"\sum", r"\prod", r"\int", r"\begin")):
+            return r"\left(" + s + r"\right)"
+        return "(" + s + ")"
+
+    def _add_parens_lspace(self, s) -> str:
+        return self._add_parens(s)
+
+    def _do_exponent(self, expr: str, exp):
+        return expr if exp is None else self._add_parens(expr) + "^{" + exp + "}"
+
+    # Names: z, \mathbf{z}, z_i, \mathbf{z}_i, \operatorname{softmax}(\mathbf{z})_i.
+    def _name(self, name: str) -> str:
+        softmax = dict(self._settings["softmax"])
+        if name in softmax and self._settings["softmax_name"] == "softmax":
+            return r"\operatorname{softmax}(" + self._name(softmax[name]) + ")"
+        tex = LatexPrinter._print_Symbol(self, sympy.Symbol(name))
+        if name in self._settings["vectors"] and self._settings["bold_vectors"]:
+            return r"\mathbf{" + tex + "}"
+        return tex
+
+    def _print_Symbol(self, expr, style="plain"):
+        if expr.name in self._settings["vectors"]:
+            return self._name(expr.name)
+        return super()._print_Symbol(expr, style)
+
+    def _print_IndexedBase(self, expr):
+        return self._name(expr.name)
+
+    def _print_Indexed(self, expr):
+        return _subscript(self._name(expr.base.name), [self._print(i) for i in expr.indices])
+
+    def _print_KroneckerDelta(self, expr, exp=None):
+        # \delta_{ic}: the notation of the softmax Jacobian s_i(\delta_{ij} - s_j) in
+        # lecture notes; compact inside products, and unlike an Iverson bracket
+        # [i = c] it cannot be misread as a one-entry row vector next to a bmatrix.
+        order = list(self._settings["indices"])
+        args = sorted(expr.args, key=lambda a: order.index(a) if a in order else len(order))
+        tex = _subscript(r"\delta", [self._print(a) for a in args], joined=True)
+        return self._do_exponent(tex, exp)
+
+    # Calculus: \frac{\partial L}{\partial z_i}, \frac{\partial}{\partial z_i} (...).
+    def _print_Derivative(self, expr):
+        order = sum(int(n) for _, n in expr.variable_count)
+        top = r"\partial" if order == 1 else r"\partial^{" + str(order) + "}"
+        bottom = " ".join(
+            r"\partial " + self._print(v) + ("" if n == 1 else "^{" + self._print(n) + "}")
+            for v, n in expr.variable_count
+        )
+        if _is_name(expr.expr):
+            return r"\frac{" + top + " " + self._print(expr.expr) + "}{" + bottom + "}"
+        body = self._print(expr.expr)
+        if expr.expr.is_Add or expr.expr.could_extract_minus_sign():
+            body = self._add_parens(body)
+        return r"\frac{" + top + "}{" + bottom + "} " + body
+
+    def _print_Sum(self, expr):
+        head = ""
+        for var, lower, upper in expr.limits:
+            if self._settings["sum_range"] == (lower, upper):
+                head += r"\sum_{" + self._print(var) + "} "
+            else:
+                head += (r"\sum_{" + self._print(var) + "=" + self._print(lower)
+                         + "}^{" + self._print(upper) + "} ")
+        body = self._print(expr.function)
+        if expr.function.is_Add:
+            body = self._add_parens(body)
+        return head + body
+
+    def _print_log(self, expr, exp=None):
+        arg = expr.args[0]
+        tex = self._print(arg)
+        if not (_is_name(arg) or arg.is_Number):
+            tex = self._add_parens(tex)
+        if exp is None:
+            return r"\log " + tex
+        return self._add_parens(r"\log " + tex) + "^{" + exp + "}"
+
+    def _print_Function(self, expr, exp=None):
+        if not isinstance(expr, AppliedUndef):
+            return super()._print_Function(expr, exp)
+        tex = self._name(expr.func.__name__) + "(" + ", ".join(self._print(a) for a in expr.args) + ")"
+        return self._do_exponent(tex, exp)
+
+    def _print_Relational(self, expr):
+        ops = {"==": "=", "!=": r"\neq", "<": "<", ">": ">", "<=": r"\leq", ">=": r"\geq"}
+        return self._print(expr.lhs) + " " + ops[expr.rel_op] + " " + self._print(expr.rhs)
+
+    # Sums and products: as written when the author kept them unevaluated.
+    def _print_Add(self, expr, order=None):
+        terms = list(expr.args)
+        if not _written_by_hand(expr):
+            # SymPy's order, but a positive term first: 1 - s_c, s_i - \delta_{ic}.
+            terms = self._as_ordered_terms(expr, order=order)
+            terms = ([t for t in terms if not t.could_extract_minus_sign()]
+                     + [t for t in terms if t.could_extract_minus_sign()])
+        tex = ""
+        for n, term in enumerate(terms):
+            if n and term.could_extract_minus_sign():
+                tex, term = tex + " - ", -term
+            elif n:
+                tex += " + "
+            tex += self._add_parens(self._print(term)) if term.is_Add else self._print(term)
+        return tex
+
+    def _print_Mul(self, expr):
+        if not isinstance(expr, sympy.Mul):
+            return super()._print_Mul(expr)  # SymPy routes 1/x here as a Pow
+        if _written_by_hand(expr):
+            # Keep the author's grouping: a/b^2 as one fraction, a/b * c/d as two.
+            numer = [a for a in expr.args if not (a.is_Pow and a.exp.is_negative)]
+            denom = [1 / a for a in expr.args if a.is_Pow and a.exp.is_negative]
+            if not denom:
+                return self._factors(list(expr.args))
+            return (r"\frac{" + (self._factors(numer, in_frac=True) if numer else "1")
+                    + "}{" + self._factors(denom, in_frac=True) + "}")
+        sign = ""
+        if expr.could_extract_minus_sign():
+            sign, expr = "- ", -expr
+        numer, denom = fraction(expr, exact=True)
+        if denom == 1:
+            return sign + self._factors(_ordered_factors(expr))
+        return (sign + r"\frac{" + self._factors(_ordered_factors(numer), in_frac=True)
+                + "}{" + self._factors(_ordered_factors(denom), in_frac=True) + "}")
+
+    def _factors(self, args, in_frac: bool = False) -> str:
+        """Print factors side by side, parenthesising only where a reader needs it."""
+        if len(args) == 1 and in_frac:
+            return self._print(args[0])
+        if args and args[0] == -1:
+            return "- " + self._factors(args[1:])
+        out = []
+        for n, term in enumerate(args):
+            tex = self._print(term)
+            last = n == len(args) - 1
+            if (term.is_Add or (n and term.could_extract_minus_sign())
+                    or (not last and isinstance(term, (sympy.Sum, sympy.Derivative)) and not _is_name(term))):
+                tex = self._add_parens(tex)
+            if out and term.is_Number and args[n - 1].is_Number:
+                out.append(r"\cdot")
+            out.append(tex)
+        return " ".join(out)
+
+
+def _subscript(base: str, indices: list[str], joined: bool = False) -> str:
+    """``z_i`` for one short index, ``z_{i+1}`` / ``z_{i,j}`` (or ``\\delta_{ic}``) otherwise."""
+    if len(indices) == 1 and re.fullmatch(r"[A-Za-z0-9]", indices[0]):
+        return base + "_" + indices[0]
+    short = all(re.fullmatch(r"[A-Za-z]", i) for i in indices)
+    return base + "_{" + ("" if joined and short else ",").join(indices) + "}"
+
+
+def _is_name(expr) -> bool:
+    """Something a reader takes as one symbol: ``L``, ``s_c``, ``\\mathbf{z}``, ``L(s)``."""
+    if isinstance(expr, sympy.Derivative):
+        return _is_name(expr.expr)
+    return isinstance(expr, (sympy.Symbol, sympy.Indexed, sympy.IndexedBase, AppliedUndef))
+
+
+def _written_by_hand(expr) -> bool:
+    """True for an Add/Mul built with evaluate=False, whose order the author chose."""
+    return expr.func(*expr.args) != expr or any(a.func == expr.func for a in expr.args)
+
+
+def _ordered_factors(expr) -> list:
+    """Factors in the order lecture notes use: 2 s_c e^{z_c} \\sum_j e^{z_j} (1 - s_c)."""
+    def rank(f) -> int:
+        base = f.base if f.is_Pow else f
+        if f.is_Number:
+            return 0
+        if _is_name(base) or isinstance(base, sympy.Derivative):
+            return 1
+        if isinstance(base, sympy.Sum):
+            return 3
+        if base.is_Add:
+            return 4
+        return 2
+    args = list(expr.args) if expr.is_Mul else [expr]
+    return sorted(args, key=lambda f: (rank(f), sympy.default_sort_key(f)))
+
+
+def printer_for(derivation: Derivation | None = None) -> NotesPrinter:
+    """The printer configured by a derivation's notation (SymPy-neutral without one)."""
+    if derivation is None:
+        return NotesPrinter()
+    k = derivation.k if derivation.k is not None else derivation.symbols.get("k")
+    return NotesPrinter({
+        "vectors": tuple(derivation.vectors),
+        "bold_vectors": derivation.notation.bold_vectors,
+        "softmax": tuple(_softmaxes(derivation)),
+        "softmax_name": derivation.notation.softmax_name,
+        "indices": tuple(derivation.indices),
+        "sum_range": None if k is None else (sympy.Integer(1), sympy.Integer(k) if isinstance(k, int) else k),
+    })
+
+
+def _softmaxes(derivation: Derivation):
+    """Pairs (defined name, vector) for each definition of the form e^{v_p} / sum_j e^{v_j}."""
+    for d in derivation.definitions:
+        if len(d.params) != 1:
+            continue
+        numer, denom = fraction(d.body, exact=True)
+        if not (isinstance(numer, sympy.exp) and isinstance(numer.args[0], sympy.Indexed)
+                and isinstance(denom, sympy.Sum) and isinstance(denom.function, sympy.exp)):
+            continue
+        vec, inner = numer.args[0], denom.function.args[0]
+        if (vec.indices == d.params and isinstance(inner, sympy.Indexed)
+                and inner.base == vec.base and inner.indices == (denom.limits[0][0],)):
+            yield d.name, vec.base.name
+
+
+def latex_expr(expr, derivation: Derivation | None = None) -> str:
+    r"""One expression in lecture-note notation, using ``derivation``'s notation if given.
+
+    >>> s, c = sympy.IndexedBase("s"), sympy.Symbol("c")
+    >>> latex_expr(-sympy.log(s[c]))
+    '- \\log s_c'
+    """
+    return printer_for(derivation).doprint(expr)
+
+
+# --- text -------------------------------------------------------------------
+
+_TEX_ESCAPES = {
+    "\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#",
+    "_": r"\_", "%": r"\%", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
+    "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}",
+}
+# Markdown text outside math: backslash escapes for kramdown, and braces/percent as
+# HTML entities so that no "{{" or "{%" can ever reach Liquid.
+_MD_ESCAPES = {
+    **{ch: "\\" + ch for ch in "\\`*_[]#<>|$"},
+    "{": "&#123;", "}": "&#125;", "%": "&#37;",
+}
+
+
+def escape_text(text: str, fmt: str = "tex") -> str:
+    r"""Author text (a reason, a title) made safe as LaTeX text or as Markdown text.
+
+    Whitespace runs, newlines included, become one space.
+
+    >>> escape_text("50% of y_c & {z}")
+    '50\\% of y\\_c \\& \\{z\\}'
+    >>> escape_text("{{ y_c }}", "md")
+    '&#123;&#123; y\\_c &#125;&#125;'
+    """
+    table = _TEX_ESCAPES if fmt == "tex" else _MD_ESCAPES
+    return "".join(table.get(ch, ch) for ch in " ".join(text.split()))
+
+
+# --- assembly ----------------------------------------------------------------
+
+_UNVERIFIED = r"\textbf{(unverified)}"
+
+
+def _step_verdicts(report: Report) -> dict[tuple[str, int], StepResult]:
+    return {(r.chain, r.index): r for r in report.steps}
+
+
+def _unverified(report: Report):
+    """Each step of the derivation that did not pass, with its verdict (None if never checked)."""
+    verdicts = _step_verdicts(report)
+    for chain in report.derivation.chains:
+        for n, _ in enumerate(chain.steps, start=1):
+            r = verdicts.get((chain.name, n))
+            if r is None or not r.evidence.proved:
+                yield chain, n, r
+
+
+def _describe(derivation: Derivation, chain: Chain, n: int, r: StepResult | None) -> str:
+    reason = chain.steps[n - 1].reason
+    verdict = "not checked" if r is None else r.evidence.value
+    if r is not None and r.detail:
+        verdict += f" ({r.detail})"
+    return f"{derivation.path}, chain {chain.name!r}, step {n} ({reason!r}): {verdict}"
+
+
+def _require_verified(report: Report) -> None:
+    for chain, n, r in _unverified(report):
+        message = (_describe(report.derivation, chain, n, r)
+                   + "; only verified steps are typeset (allow unverified steps to typeset it marked)")
+        raise UnverifiedStepError(message, r)
+
+
+def _chain_rows(chain: Chain, tex, unverified: set[int]) -> list[str]:
+    """The rows of one align* block: ``lhs &= rhs && \\text{reason}``."""
+    rows = []
+    for n, step in enumerate(chain.steps, start=1):
+        lhs = tex(chain.start) + " " if n == 1 else ""
+        note = r"\text{" + escape_text(step.reason) + "}" if step.reason.strip() else ""
+        if n in unverified:
+            note = (note + r" \quad " if note else "") + _UNVERIFIED
+        rows.append(lhs + "&= " + tex(step.expr) + (" && " + note if note else ""))
+    return rows
+
+
+def _align(rows: list[str], env: str = "align*") -> str:
+    body = " \\\\\n".join("    " + row for row in rows)
+    return "\\begin{" + env + "}\n" + body + "\n\\end{" + env + "}"
+
+
+def _sections(report: Report, fmt: str) -> list[str]:
+    """The document as a list of paragraphs: headings, sentences, display blocks."""
+    d = report.derivation
+    printer = printer_for(d)
+    tex = printer.doprint
+    math = (lambda e: "$" + tex(e) + "$") if fmt == "tex" else (lambda e: "$$" + tex(e) + "$$")
+    heading = (lambda text: r"\subsection*{" + escape_text(text) + "}") if fmt == "tex" else (
+        lambda text: "### " + escape_text(text, "md"))
+    display = (lambda block: block) if fmt == "tex" else (lambda block: "$$\n" + block + "\n$$")
+    words = (lambda text: escape_text(text, fmt))
+
+    out = []
+    defs = [_defined(dn, d) for dn in d.definitions]
+    if defs:
+        out.append(heading("Definitions"))
+        out.append(display(_align([tex(lhs) + " &= " + tex(dn.body) for dn, lhs in zip(d.definitions, defs)])))
+    assumed = [_assumption(a, tex, math, words) for a in d.assumptions]
+    if assumed:
+        out.append(words("Assume ") + words(", and ").join(assumed) + ".")
+    bad = {}
+    for chain, n, r in _unverified(report):
+        bad.setdefault(chain.name, {})[n] = r
+    for chain in d.chains:
+        if chain.title.strip():
+            out.append(heading(chain.title))
+        if chain.case is not None:
+            out.append(_case_label(math(chain.case.condition), fmt))
+        out.append(display(_align(_chain_rows(chain, tex, set(bad.get(chain.name, {}))))))
+        for n, r in sorted(bad.get(chain.name, {}).items()):
+            verdict = "it was not checked" if r is None else "its evidence: " + r.evidence.value
+            note = words(f"Step {n} ({chain.steps[n - 1].reason}) is not verified; {verdict}.")
+            out.append((r"\noindent\textbf{Unverified.} " if fmt == "tex" else "**Unverified.** ") + note)
+    return out
+
+
+def _case_label(condition: str, fmt: str) -> str:
+    return (r"\noindent\textit{Case " + condition + ".}") if fmt == "tex" else "*Case " + condition + ".*"
+
+
+def _defined(dn, d: Derivation):
+    """The left-hand side of a definition: ``s_i`` for ``s[i]``, ``L`` for ``L``."""
+    if dn.params:
+        return sympy.IndexedBase(dn.name)[dn.params]
+    return sympy.Symbol(dn.name)
+
+
+def _assumption(a, tex, math, words) -> str:
+    if a.kind == "onehot" and a.vector is not None and a.index is not None:
+        return math(sympy.Symbol(a.vector)) + words(" is one-hot at ") + math(a.index)
+    if a.kind == "simplex" and a.vector is not None:
+        return math(sympy.Symbol(a.vector)) + words(" sums to 1")
+    if a.kind == "relation" and a.relation is not None:
+        return math(a.relation)
+    return words(a.text)
+
+
+def _guard(text: str) -> str:
+    """Fail loudly rather than hand Liquid a template tag."""
+    for tag in ("{{", "{%"):
+        if tag in text:
+            at = text.index(tag)
+            raise AssertionError(f"symce.latex produced {tag!r} near {text[max(0, at - 30):at + 30]!r}")
+    return text
+
+
+_PREAMBLE = r"""\documentclass[11pt]{article}
+\usepackage{amsmath}
+\usepackage{amssymb}
+\setlength{\textwidth}{6.5in}
+\setlength{\oddsidemargin}{0in}
+\setlength{\evensidemargin}{0in}
+\setlength{\parindent}{0pt}
+\setlength{\parskip}{0.5\baselineskip}
+\begin{document}
+"""
+
+
+def render(report: Report, *, format: str = "tex", standalone: bool = False,
+           allow_unverified: bool = False) -> str:
+    """Typeset a checked derivation; the engine behind ``render_latex``/``render_document``/``render_markdown``.
+
+    Raises ``UnverifiedStepError`` naming the first step that did not pass, unless
+    ``allow_unverified``, which typesets such steps marked ``(unverified)``.
+    """
+    if format not in FORMATS:
+        raise UsageError(f"unknown format {format!r}; expected one of: {', '.join(FORMATS)}")
+    if standalone and format != "tex":
+        raise UsageError("a standalone document is a LaTeX one; use format 'tex' with standalone")
+    if not allow_unverified:
+        _require_verified(report)
+    d = report.derivation
+    if format == "md":
+        title = ["## " + escape_text(d.title, "md")] if d.title.strip() else []
+        return _guard("\n\n".join(title + _sections(report, "md")) + "\n")
+    body = "\n\n".join(_sections(report, "tex")) + "\n"
+    if not standalone:
+        return _guard(body)
+    title = (r"\section*{" + escape_text(d.title) + "}\n\n") if d.title.strip() else ""
+    return _guard(_PREAMBLE + "\n" + title + body + "\n\\end{document}\n")
+
+
+def render_latex(report: Report, *, allow_unverified: bool = False) -> str:
+    """LaTeX fragments to paste into notes: a heading and an ``align*`` block per chain."""
+    return render(report, format="tex", allow_unverified=allow_unverified)
+
+
+def render_document(report: Report, *, allow_unverified: bool = False) -> str:
+    """A complete LaTeX document that compiles with pdflatex using amsmath and amssymb only."""
+    return render(report, format="tex", standalone=True, allow_unverified=allow_unverified)
+
+
+def render_markdown(report: Report, *, allow_unverified: bool = False) -> str:
+    """Markdown for Jekyll/kramdown with MathJax: ``$$`` blocks set off by blank lines."""
+    return render(report, format="md", allow_unverified=allow_unverified)
+
+
+# --- Jupyter ----------------------------------------------------------------
+
+def repr_step(step: Step) -> str:
+    """``Step._repr_latex_``: ``= expr`` with its reason, as one display."""
+    reason = r" \qquad \text{" + escape_text(step.reason) + "}" if step.reason.strip() else ""
+    return "$\\displaystyle = " + latex_expr(step.expr) + reason + "$"
+
+
+def repr_chain(chain: Chain, derivation: Derivation | None = None) -> str:
+    """``Chain._repr_latex_``: the chain as one ``aligned`` display (not verified here)."""
+    return "$\\displaystyle " + _align(_chain_rows(chain, printer_for(derivation).doprint, set()), "aligned") + "$"
+
+
+def repr_derivation(derivation: Derivation) -> str:
+    """``Derivation._repr_latex_``: every chain, titled, in one ``aligned`` display."""
+    tex = printer_for(derivation).doprint
+    rows = []
+    for chain in derivation.chains:
+        label = chain.title.strip() and r"&\textbf{" + escape_text(chain.title) + "}"
+        if chain.case is not None:
+            label = (label + r" \quad " if label else "&") + r"\text{Case } " + tex(chain.case.condition)
+        rows += ([label] if label else []) + _chain_rows(chain, tex, set())
+    return "$\\displaystyle " + _align(rows, "aligned") + "$"
