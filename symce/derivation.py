@@ -52,6 +52,12 @@ class Step:
     source: str  # the expression text as written in the file
     line: int | None = None  # line in the file where the step's text starts, if known
 
+    def _repr_latex_(self) -> str:
+        """Jupyter display: ``= expr`` and its reason (typeset by ``symce.latex``)."""
+        from .latex import repr_step
+
+        return repr_step(self)
+
 
 @dataclass(frozen=True)
 class Chain:
@@ -63,6 +69,12 @@ class Chain:
     start_source: str  # its text as written
     steps: tuple[Step, ...]  # each equal to the one before
     case: Case | None = None  # the case the chain is checked under, if any
+
+    def _repr_latex_(self) -> str:
+        """Jupyter display: the chain as aligned equalities (typeset by ``symce.latex``)."""
+        from .latex import repr_chain
+
+        return repr_chain(self)
 
 
 @dataclass(frozen=True)
@@ -88,3 +100,9 @@ class Derivation:
     cases: tuple[Case, ...] = ()  # available case splits
     chains: tuple[Chain, ...] = ()  # in file order
     notation: Notation = Notation()  # printing choices
+
+    def _repr_latex_(self) -> str:
+        """Jupyter display: every chain, in the file's notation (typeset by ``symce.latex``)."""
+        from .latex import repr_derivation
+
+        return repr_derivation(self)
