@@ -1,0 +1,327 @@
+"""Read a derivation file (TOML) and build a ``Derivation``; the only module that opens files.
+
+The schema is strict because a typo in a key would otherwise silently drop an
+assumption, and a derivation checked without its assumptions proves something else.
+Unknown, missing and mistyped keys are errors that say where and what
+(``file, chains[2] 'i_ne_c', steps[1].expr: expected string, found integer``).
+The format is documented in ``docs/derivation-format.md``.
+
+>>> d = loads_derivation('''
+... title = "Softmax"
+... [symbols]
+... k = "symbolic"
+... indices = ["i", "j"]
+... vectors = { z = "real" }
+... [definitions]
+... "s[i]" = "exp(z[i]) / Sum(exp(z[j]), (j, 1, k))"
+... [[chains]]
+... name = "sum"
+... start = "Sum(s[j], (j, 1, k))"
+... steps = [{ expr = "1", reason = "the entries of a softmax add up to one" }]
+... ''')
+>>> d.chains[0].steps[0].expr, d.k
+(1, None)
+>>> loads_derivation('title = 3', path="x.toml")
+Traceback (most recent call last):
+...
+symce.errors.DerivationFormatError: x.toml, title: expected string, found integer
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import tomllib
+from typing import Any
+
+import sympy
+
+from .derivation import Assumption, Case, Chain, Definition, Derivation, Notation, Step
+from .errors import DerivationFormatError, UnsafeExpressionError
+from .parse import FUNCTIONS, RELATIONS, parse_expression
+
+MAX_FILE_BYTES = 1_000_000  # a derivation is a few KB; a megabyte is already absurd
+MAX_STEPS = 500  # over all chains
+
+_TOP = {"title": str, "symbols": dict, "definitions": dict, "assumptions": list,
+        "cases": dict, "chains": list, "notation": dict}
+_TOP_REQUIRED = ("title", "symbols", "chains")
+_SYMBOLS = {"k": (int, str), "indices": list, "vectors": dict, "scalars": dict}
+_CHAIN = {"name": str, "title": str, "case": str, "start": str, "steps": list}
+_STEP = {"expr": str, "reason": str}
+_NOTATION = {"bold_vectors": bool, "softmax_name": str}
+_DOMAINS = {"real": {"real": True}, "positive": {"positive": True}, "nonnegative": {"nonnegative": True}}
+_RESERVED = set(FUNCTIONS) | set(RELATIONS) | {"k", "onehot", "simplex"}
+
+_TOML_TYPES = {str: "string", int: "integer", float: "float", bool: "boolean", dict: "table", list: "array"}
+
+
+def load_derivation(path: str | os.PathLike) -> Derivation:
+    """Read and validate the derivation file at ``path``."""
+    path = os.fspath(path)
+    try:
+        size = os.path.getsize(path)
+        if size > MAX_FILE_BYTES:
+            raise UnsafeExpressionError(f"{path}: file is {size} bytes (at most {MAX_FILE_BYTES})")
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise DerivationFormatError(f"{path}: cannot read file ({exc.strerror})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DerivationFormatError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    return loads_derivation(text, path=path)
+
+
+def loads_derivation(text: str, *, path: str = "<string>") -> Derivation:
+    """Validate derivation text already in memory; ``path`` is used in messages only."""
+    if len(text) > MAX_FILE_BYTES:
+        raise UnsafeExpressionError(f"{path}: text is {len(text)} characters (at most {MAX_FILE_BYTES})")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise DerivationFormatError(f"{path}: not valid TOML: {exc}") from None
+    return _Loader(path, text).derivation(data)
+
+
+def _type_name(value: Any) -> str:
+    for py, name in _TOML_TYPES.items():
+        if type(value) is py:
+            return name
+    return type(value).__name__
+
+
+class _Loader:
+    """Walks the TOML tree once, building the symbol table as it goes."""
+
+    def __init__(self, path: str, text: str):
+        self.path = path
+        self.lines = text.splitlines()
+        self.names: dict[str, sympy.Basic] = {}
+        self.indices: list[sympy.Symbol] = []
+        self.vectors: list[str] = []  # declared and defined
+        self.declared_vectors: list[str] = []
+        self.k: int | None = None
+
+    def error(self, where: str, message: str) -> DerivationFormatError:
+        return DerivationFormatError(f"{self.path}, {where}: {message}")
+
+    def table(self, data: Any, where: str, schema: dict, required: tuple[str, ...]) -> dict:
+        """Check a TOML table against ``schema``: no unknown keys, no missing ones, right types."""
+        if not isinstance(data, dict):
+            raise self.error(where, f"expected table, found {_type_name(data)}")
+        for key in data:
+            if key not in schema:
+                raise self.error(f"{where}.{key}" if where else key,
+                                 f"unknown key (expected one of: {', '.join(schema)})")
+        for key, value in data.items():
+            self.typed(value, f"{where}.{key}" if where else key, schema[key])
+        for key in required:
+            if key not in data:
+                raise self.error(where or "top level", f"missing key {key!r}")
+        return data
+
+    def typed(self, value: Any, where: str, want: type | tuple[type, ...]) -> Any:
+        wants = want if isinstance(want, tuple) else (want,)
+        if not any(type(value) is w for w in wants):
+            expected = " or ".join(_TOML_TYPES[w] for w in wants)
+            raise self.error(where, f"expected {expected}, found {_type_name(value)}")
+        return value
+
+    def expression(self, text: str, where: str, relations: bool = False) -> sympy.Basic:
+        return parse_expression(text, self.names, where=f"{self.path}, {where}", relations=relations)
+
+    # --- sections -----------------------------------------------------------
+
+    def derivation(self, data: dict) -> Derivation:
+        self.table(data, "", _TOP, _TOP_REQUIRED)
+        self.symbols(data["symbols"])
+        definitions = self.definitions(data.get("definitions", {}))
+        assumptions = self.assumptions(data.get("assumptions", []))
+        cases = self.cases(data.get("cases", {}))
+        chains = self.chains(data["chains"], {c.name: c for c in cases})
+        return Derivation(
+            path=self.path,
+            title=data["title"],
+            k=self.k,
+            symbols=dict(self.names),
+            vectors=tuple(self.vectors),
+            indices=tuple(self.indices),
+            definitions=definitions,
+            assumptions=assumptions,
+            cases=cases,
+            chains=chains,
+            notation=self.notation(data.get("notation", {})),
+        )
+
+    def declare(self, name: str, where: str, obj: sympy.Basic) -> None:
+        if not name.isidentifier() or name.startswith("_"):
+            raise self.error(where, f"expected a plain name, found {name!r}")
+        if name in _RESERVED:
+            raise self.error(where, f"{name!r} is reserved")
+        if name in self.names:
+            raise self.error(where, f"{name!r} is declared twice")
+        self.names[name] = obj
+
+    def symbols(self, data: Any) -> None:
+        self.table(data, "symbols", _SYMBOLS, ("k", "indices"))
+        k = data["k"]
+        if isinstance(k, int):
+            if not 1 <= k <= 50:
+                raise self.error("symbols.k", f"expected an integer in 1..50 or \"symbolic\", found {k}")
+            self.k = k
+            self.names["k"] = sympy.Integer(k)
+        elif k == "symbolic":
+            self.names["k"] = sympy.Symbol("k", integer=True, positive=True)
+        else:
+            raise self.error("symbols.k", f"expected an integer or \"symbolic\", found {k!r}")
+        for n, name in enumerate(data["indices"]):
+            where = f"symbols.indices[{n}]"
+            self.typed(name, where, str)
+            index = sympy.Symbol(name, integer=True, positive=True)
+            self.declare(name, where, index)
+            self.indices.append(index)
+        for section, make in (("vectors", sympy.IndexedBase), ("scalars", sympy.Symbol)):
+            for name, domain in data.get(section, {}).items():
+                where = f"symbols.{section}.{name}"
+                self.typed(domain, where, str)
+                if domain not in _DOMAINS:
+                    raise self.error(where, f"expected one of {', '.join(map(repr, _DOMAINS))}, found {domain!r}")
+                self.declare(name, where, make(name, **_DOMAINS[domain]))
+                if section == "vectors":
+                    self.vectors.append(name)
+                    self.declared_vectors.append(name)
+
+    def definitions(self, data: dict) -> tuple[Definition, ...]:
+        out = []
+        for target, body_text in data.items():
+            where = f"definitions.{target!r}"
+            self.typed(body_text, where, str)
+            name, params = self.target(target, where)
+            body = self.expression(body_text, where)
+            obj = sympy.IndexedBase(name) if params else sympy.Symbol(name)
+            self.declare(name, where, obj)
+            if params:
+                self.vectors.append(name)
+            out.append(Definition(name=name, params=params, body=body, source=body_text))
+        return tuple(out)
+
+    def target(self, text: str, where: str) -> tuple[str, tuple[sympy.Symbol, ...]]:
+        """``"s[i]"`` -> ("s", (i,)); ``"L"`` -> ("L", ())."""
+        shape = "expected a name or name[index, ...] with declared indices"
+        try:
+            node = ast.parse(text, mode="eval").body
+        except SyntaxError:
+            raise self.error(where, f"{shape}, found {text!r}") from None
+        if isinstance(node, ast.Name):
+            return node.id, ()
+        if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name):
+            parts = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+            params = []
+            for p in parts:
+                if not (isinstance(p, ast.Name) and p.id in self.names and self.names[p.id] in self.indices):
+                    raise self.error(where, f"{shape}, found {text!r}")
+                params.append(self.names[p.id])
+            if len(set(params)) != len(params):
+                raise self.error(where, f"{shape} (each once), found {text!r}")
+            return node.value.id, tuple(params)
+        raise self.error(where, f"{shape}, found {text!r}")
+
+    def assumptions(self, data: list) -> tuple[Assumption, ...]:
+        out = []
+        for n, text in enumerate(data):
+            where = f"assumptions[{n}]"
+            self.typed(text, where, str)
+            out.append(self.assumption(text, where))
+        return tuple(out)
+
+    def assumption(self, text: str, where: str) -> Assumption:
+        """``onehot(y, c)``: y_j = 1 if j = c else 0. ``simplex(y)``: y_j >= 0 and they add to 1."""
+        shape = "expected onehot(vector, index) or simplex(vector)"
+        try:
+            node = ast.parse(text, mode="eval").body
+        except SyntaxError:
+            raise self.error(where, f"{shape}, found {text!r}") from None
+        if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.keywords
+                and all(isinstance(a, ast.Name) for a in node.args)):
+            raise self.error(where, f"{shape}, found {text!r}")
+        kind, args = node.func.id, [a.id for a in node.args]
+        arity = {"onehot": 2, "simplex": 1}.get(kind)
+        if arity is None or len(args) != arity:
+            raise self.error(where, f"{shape}, found {text!r}")
+        if args[0] not in self.declared_vectors:
+            raise self.error(where, f"expected a declared vector, found {args[0]!r}")
+        if kind == "onehot":
+            index = self.names.get(args[1])
+            if index not in self.indices:
+                raise self.error(where, f"expected a declared index, found {args[1]!r}")
+            return Assumption(kind="onehot", text=text, vector=args[0], index=index)
+        return Assumption(kind="simplex", text=text, vector=args[0])
+
+    def cases(self, data: dict) -> tuple[Case, ...]:
+        out = []
+        for name, text in data.items():
+            where = f"cases.{name}"
+            self.typed(text, where, str)
+            cond = self.expression(text, where, relations=True)
+            if not isinstance(cond, (sympy.Eq, sympy.Ne)):
+                raise self.error(where, f"expected Eq(a, b) or Ne(a, b), found {text!r}")
+            a, b = cond.args
+            if not (a.is_integer and b.is_integer):
+                raise self.error(where, f"expected a relation between indices, found {text!r}")
+            label = f"{a} {'=' if isinstance(cond, sympy.Eq) else '!='} {b}"
+            out.append(Case(name=name, label=label, condition=cond))
+        return tuple(out)
+
+    def chains(self, data: list, cases: dict[str, Case]) -> tuple[Chain, ...]:
+        if not data:
+            raise self.error("chains", "expected at least one chain, found none")
+        out, seen, total, line = [], set(), 0, 0
+        for n, chain in enumerate(data):
+            where = f"chains[{n}]"
+            self.table(chain, where, _CHAIN, ("name", "start", "steps"))
+            name = chain["name"]
+            where = f"chain {name!r}"
+            if name in seen:
+                raise self.error(where, "chain name used twice")
+            seen.add(name)
+            case = None
+            if "case" in chain:
+                case = cases.get(chain["case"])
+                if case is None:
+                    raise self.error(f"{where}, case", f"expected one of {sorted(cases)}, found {chain['case']!r}")
+            line = self.line_of(f'"{name}"', line)
+            start = self.expression(chain["start"], f"{where}, start")
+            steps = []
+            if not chain["steps"]:
+                raise self.error(f"{where}, steps", "expected at least one step, found none")
+            for m, raw in enumerate(chain["steps"], start=1):
+                at = f"{where}, step {m}"
+                self.table(raw, at, _STEP, ("expr", "reason"))
+                if not raw["reason"].strip():
+                    raise self.error(f"{at}, reason", "expected a reason, found an empty string")
+                line = self.line_of(raw["expr"], line)
+                expr = self.expression(raw["expr"], at)
+                steps.append(Step(expr=expr, reason=raw["reason"].strip(), source=raw["expr"], line=line or None))
+                line = line or 0
+            total += len(steps)
+            if total > MAX_STEPS:
+                raise self.error(where, f"more than {MAX_STEPS} steps in the file")
+            out.append(Chain(name=name, title=chain.get("title", ""), start=start,
+                             start_source=chain["start"], steps=tuple(steps), case=case))
+        return tuple(out)
+
+    def line_of(self, source: str, after: int) -> int:
+        """1-based line where ``source`` next appears after line ``after``; 0 if not found."""
+        for n in range(after, len(self.lines)):
+            if source in self.lines[n]:
+                return n + 1
+        return 0
+
+    def notation(self, data: dict) -> Notation:
+        self.table(data, "notation", _NOTATION, ())
+        name = data.get("softmax_name", "s")
+        if name not in ("s", "softmax"):
+            raise self.error("notation.softmax_name", f"expected \"s\" or \"softmax\", found {name!r}")
+        return Notation(bold_vectors=data.get("bold_vectors", True), softmax_name=name)

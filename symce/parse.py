@@ -1,0 +1,315 @@
+"""Safe text -> SymPy: a whitelist over Python's ``ast`` that builds SymPy objects itself.
+
+Derivation files may come from students, so their text is untrusted. Nothing here
+hands text to a function that runs code or guesses at meaning; every accepted node
+is translated explicitly, everything else is refused with a message that says where
+and what. Sizes are capped *before* anything is built, and numeric powers are sized
+before they are computed, so ``9**9**9**9`` is refused in microseconds.
+
+>>> import sympy
+>>> i = sympy.Symbol("i", integer=True, positive=True)
+>>> z = sympy.IndexedBase("z", real=True)
+>>> parse_expression("exp(z[i]) / 2", {"i": i, "z": z})
+exp(z[i])/2
+>>> parse_expression("().__class__", {}, where="f.toml, step 1")
+Traceback (most recent call last):
+...
+symce.errors.UnsafeExpressionError: f.toml, step 1: attribute access ('.__class__') is not allowed
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+from collections.abc import Mapping
+from fractions import Fraction
+
+import sympy
+
+from .errors import DerivationFormatError, UnsafeExpressionError
+
+MAX_EXPRESSION_CHARS = 4000  # one expression; the reference's longest is ~150
+MAX_NODES = 600  # ast nodes per expression
+MAX_INT_DIGITS = 30  # integer literals up to 10**30
+MAX_EXPONENT = 64  # |n| for a numeric exponent n
+MAX_POWER_BITS = 4096  # size of a numeric power a**n once computed
+
+FUNCTIONS = ("exp", "log", "sqrt", "Sum", "Derivative", "KroneckerDelta")
+RELATIONS = ("Eq", "Ne")
+
+_BINARY = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
+
+# Friendly names for the node kinds people try; anything else is named by its class.
+_REFUSED = {
+    ast.Attribute: "attribute access",
+    ast.Lambda: "lambda",
+    ast.ListComp: "comprehension",
+    ast.SetComp: "comprehension",
+    ast.DictComp: "comprehension",
+    ast.GeneratorExp: "comprehension",
+    ast.Starred: "starred argument",
+    ast.NamedExpr: "assignment expression",
+    ast.IfExp: "conditional expression",
+    ast.BoolOp: "boolean operator",
+    ast.Compare: "comparison (write Eq(a, b) or Ne(a, b))",
+    ast.JoinedStr: "f-string",
+    ast.List: "list",
+    ast.Dict: "dict",
+    ast.Set: "set",
+    ast.Await: "await",
+    ast.Yield: "yield",
+    ast.Slice: "slice",
+}
+
+
+def parse_expression(
+    text: str,
+    names: Mapping[str, sympy.Basic],
+    *,
+    where: str = "<expression>",
+    relations: bool = False,
+) -> sympy.Basic:
+    """Translate ``text`` into a SymPy expression using only ``names`` and the whitelist.
+
+    ``names`` maps each declared name to its SymPy object (a ``Symbol``, an
+    ``IndexedBase`` for a vector, a number for a concrete ``k``). ``relations``
+    admits ``Eq``/``Ne`` (used for cases). ``where`` prefixes every message.
+
+    >>> parse_expression("__import__('os')", {})
+    Traceback (most recent call last):
+    ...
+    symce.errors.UnsafeExpressionError: <expression>: name '__import__' is not allowed (dunder names are refused)
+    >>> parse_expression("9**9**9**9", {})
+    Traceback (most recent call last):
+    ...
+    symce.errors.UnsafeExpressionError: <expression>: exponent 387420489 is too large (at most 64 in absolute value)
+    """
+    if not isinstance(text, str):
+        raise DerivationFormatError(f"{where}: expected an expression string, found {type(text).__name__}")
+    if len(text) > MAX_EXPRESSION_CHARS:
+        raise UnsafeExpressionError(
+            f"{where}: expression is {len(text)} characters long (at most {MAX_EXPRESSION_CHARS})"
+        )
+    tree = _parse_tree(text, where)
+    return _Builder(names, where, relations).build(tree.body)
+
+
+def _parse_tree(text: str, where: str) -> ast.Expression:
+    """Python's own parser, made to report through our errors; it runs nothing."""
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError as exc:
+        raise DerivationFormatError(f"{where}: not a valid expression ({exc.msg}): {text!r}") from None
+    except (ValueError, RecursionError, MemoryError):
+        raise UnsafeExpressionError(f"{where}: expression is too deeply nested or too large") from None
+    count = sum(1 for _ in ast.walk(tree))
+    if count > MAX_NODES:
+        raise UnsafeExpressionError(f"{where}: expression has {count} syntax nodes (at most {MAX_NODES})")
+    return tree
+
+
+class _Builder:
+    """One pass over a size-checked tree; each accepted node kind has one method."""
+
+    def __init__(self, names: Mapping[str, sympy.Basic], where: str, relations: bool):
+        self.names = names
+        self.where = where
+        self.relations = relations
+
+    def refuse(self, what: str) -> UnsafeExpressionError:
+        return UnsafeExpressionError(f"{self.where}: {what} is not allowed")
+
+    def dunder(self, name: str) -> UnsafeExpressionError:
+        return UnsafeExpressionError(f"{self.where}: name {name!r} is not allowed (dunder names are refused)")
+
+    def bad(self, what: str) -> DerivationFormatError:
+        return DerivationFormatError(f"{self.where}: {what}")
+
+    def build(self, node: ast.AST) -> sympy.Basic:
+        method = getattr(self, f"_{type(node).__name__}", None)
+        if method is None:
+            if isinstance(node, ast.Attribute):
+                raise self.refuse(f"attribute access ('.{node.attr}')")
+            what = _REFUSED.get(type(node), f"syntax {type(node).__name__!r}")
+            raise self.refuse(what)
+        return method(node)
+
+    # --- leaves -------------------------------------------------------------
+
+    def _Constant(self, node: ast.Constant) -> sympy.Basic:
+        value = node.value
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise self.refuse(f"literal {value!r}")
+        if isinstance(value, int):
+            if abs(value) >= 10**MAX_INT_DIGITS:
+                raise UnsafeExpressionError(
+                    f"{self.where}: integer literal has more than {MAX_INT_DIGITS} digits"
+                )
+            return sympy.Integer(value)
+        if not math.isfinite(value):
+            raise self.refuse(f"non-finite number {value!r}")
+        # Exact: 0.1 means one tenth, not the nearest binary double.
+        frac = Fraction(repr(value))
+        return sympy.Rational(frac.numerator, frac.denominator)
+
+    def _Name(self, node: ast.Name) -> sympy.Basic:
+        name = node.id
+        if name.startswith("__") or name.endswith("__"):
+            raise self.dunder(name)
+        if name in FUNCTIONS or name in RELATIONS:
+            raise self.bad(f"function {name!r} must be called, e.g. {name}(...)")
+        if name not in self.names:
+            raise self.bad(f"unknown name {name!r} (declare it under [symbols] or [definitions])")
+        obj = self.names[name]
+        if isinstance(obj, sympy.IndexedBase):
+            raise self.bad(f"vector {name!r} needs an index, e.g. {name}[i]")
+        return obj
+
+    # --- operators ----------------------------------------------------------
+
+    def _UnaryOp(self, node: ast.UnaryOp) -> sympy.Basic:
+        if isinstance(node.op, ast.USub):
+            operand = self.build(node.operand)
+            return -operand if operand.is_Number else sympy.Mul(-1, operand, evaluate=False)
+        if isinstance(node.op, ast.UAdd):
+            return self.build(node.operand)
+        raise self.refuse(f"operator {type(node.op).__name__!r}")
+
+    def _BinOp(self, node: ast.BinOp) -> sympy.Basic:
+        # Built unevaluated so that a printer shows the step as the author wrote it
+        # (exp(z_c)*exp(z_c), not exp(2 z_c)); the verifier re-evaluates. Numbers are
+        # folded at once, after sizing, so that exponent checks see plain numbers.
+        op = type(node.op)
+        if op not in _BINARY:
+            raise self.refuse(f"operator {type(node.op).__name__!r}")
+        left, right = self.build(node.left), self.build(node.right)
+        if op is ast.Pow:
+            return self._power(left, right)
+        if op is ast.Div and right.is_zero:
+            raise self.bad("division by zero")
+        numbers = left.is_Number and right.is_Number
+        if op is ast.Add:
+            return left + right if numbers else sympy.Add(left, right, evaluate=False)
+        if op is ast.Sub:
+            if numbers:
+                return left - right
+            negated = -right if right.is_Number else sympy.Mul(-1, right, evaluate=False)
+            return sympy.Add(left, negated, evaluate=False)
+        if op is ast.Mult:
+            return left * right if numbers else sympy.Mul(left, right, evaluate=False)
+        if numbers:
+            return left / right
+        return sympy.Mul(left, sympy.Pow(right, -1, evaluate=False), evaluate=False)
+
+    def _power(self, base: sympy.Basic, exponent: sympy.Basic) -> sympy.Basic:
+        """Size a numeric power before SymPy computes it."""
+        if exponent.is_Number:
+            if abs(exponent) > MAX_EXPONENT:
+                raise UnsafeExpressionError(
+                    f"{self.where}: exponent {exponent} is too large (at most {MAX_EXPONENT} in absolute value)"
+                )
+            if base.is_Rational:
+                bits = float(abs(exponent)) * max(abs(base.p), abs(base.q)).bit_length()
+                if bits > MAX_POWER_BITS:
+                    raise UnsafeExpressionError(
+                        f"{self.where}: {base}**{exponent} would have about {int(bits)} bits"
+                        f" (at most {MAX_POWER_BITS})"
+                    )
+            if base.is_zero and exponent.is_negative:
+                raise self.bad("division by zero")
+            if base.is_Number:
+                return base**exponent
+        elif not exponent.free_symbols:
+            raise UnsafeExpressionError(
+                f"{self.where}: exponent {exponent} must be a plain number or contain a symbol"
+            )
+        return sympy.Pow(base, exponent, evaluate=False)
+
+    def _Subscript(self, node: ast.Subscript) -> sympy.Basic:
+        if not isinstance(node.value, ast.Name):
+            raise self.refuse("indexing anything but a vector name")
+        name = node.value.id
+        if name.startswith("__"):
+            raise self.dunder(name)
+        base = self.names.get(name)
+        if not isinstance(base, sympy.IndexedBase):
+            raise self.bad(f"{name!r} is not a vector and cannot be indexed")
+        parts = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
+        indices = [self.build(p) for p in parts]
+        for index in indices:
+            if index.is_integer is not True:
+                raise self.bad(f"index {index} of {name!r} is not an integer expression")
+        return base[tuple(indices)] if len(indices) > 1 else base[indices[0]]
+
+    def _Tuple(self, node: ast.Tuple) -> sympy.Basic:
+        return sympy.Tuple(*(self.build(e) for e in node.elts))
+
+    # --- calls --------------------------------------------------------------
+
+    def _Call(self, node: ast.Call) -> sympy.Basic:
+        if not isinstance(node.func, ast.Name):
+            if isinstance(node.func, ast.Attribute):
+                raise self.refuse(f"attribute access ('.{node.func.attr}')")
+            raise self.refuse("calling anything but a whitelisted function name")
+        name = node.func.id
+        if name.startswith("__") or name.endswith("__"):
+            raise self.dunder(name)
+        allowed = FUNCTIONS + (RELATIONS if self.relations else ())
+        if name not in allowed:
+            raise self.refuse(f"calling {name!r} (allowed: {', '.join(allowed)})")
+        if node.keywords:
+            raise self.refuse(f"keyword argument in {name}()")
+        if any(isinstance(a, ast.Starred) for a in node.args):
+            raise self.refuse(f"starred argument in {name}()")
+        return getattr(self, f"_call_{name}")(node.args)
+
+    def _arity(self, name: str, args: list, low: int, high: int | None = None) -> None:
+        high = low if high is None else high
+        if not low <= len(args) <= high:
+            want = str(low) if low == high else f"{low} to {high}"
+            raise self.bad(f"{name}() takes {want} arguments, found {len(args)}")
+
+    def _call_exp(self, args):
+        self._arity("exp", args, 1)
+        return sympy.exp(self.build(args[0]))
+
+    def _call_log(self, args):
+        self._arity("log", args, 1)
+        return sympy.log(self.build(args[0]))
+
+    def _call_sqrt(self, args):
+        self._arity("sqrt", args, 1)
+        return sympy.sqrt(self.build(args[0]))
+
+    def _call_KroneckerDelta(self, args):
+        self._arity("KroneckerDelta", args, 2)
+        a, b = (self.build(x) for x in args)
+        return sympy.KroneckerDelta(a, b)
+
+    def _call_Eq(self, args):
+        self._arity("Eq", args, 2)
+        return sympy.Eq(*(self.build(x) for x in args), evaluate=False)
+
+    def _call_Ne(self, args):
+        self._arity("Ne", args, 2)
+        return sympy.Ne(*(self.build(x) for x in args), evaluate=False)
+
+    def _call_Sum(self, args):
+        self._arity("Sum", args, 2)
+        body = self.build(args[0])
+        limits = args[1]
+        if not (isinstance(limits, ast.Tuple) and len(limits.elts) == 3):
+            raise self.bad("Sum() needs limits written as (index, low, high)")
+        var, low, high = (self.build(e) for e in limits.elts)
+        if not (isinstance(var, sympy.Symbol) and var.is_integer):
+            raise self.bad(f"Sum() index {var} is not a declared index symbol")
+        return sympy.Sum(body, (var, low, high))
+
+    def _call_Derivative(self, args):
+        self._arity("Derivative", args, 2, 8)
+        expr = self.build(args[0])
+        variables = [self.build(a) for a in args[1:]]
+        for v in variables:
+            if not isinstance(v, (sympy.Symbol, sympy.Indexed)):
+                raise self.bad(f"Derivative() with respect to {v}: expected a name or an entry such as z[i]")
+        return sympy.Derivative(expr, *variables, evaluate=False)
