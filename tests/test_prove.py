@@ -1,0 +1,73 @@
+import pytest
+import sympy
+
+from symce.errors import UsageError
+from symce.expressions import softmax_ce, softmax_ce_symbolic
+from symce.prove import gradient, prove, symbolic_gradient
+
+
+@pytest.mark.parametrize("assume", ["none", "simplex", "onehot"])
+@pytest.mark.parametrize("k", [2, 3, 7])
+def test_default_form_holds_for_every_component(k, assume):
+    p = prove(k=k, assume=assume)
+    assert p.holds and p.components == k and p.residual is None
+    assert "numeric evidence only" in p.numeric
+
+
+@pytest.mark.parametrize("assume", ["none", "simplex", "onehot"])
+def test_symbolic_k_holds(assume):
+    p = prove(k=None, assume=assume)
+    assert p.holds and p.k is None
+    assert "symbolic k" in p.evidence
+
+
+@pytest.mark.parametrize("k", [None, 5])
+def test_s_minus_y_without_simplex_names_the_residual(k):
+    p = prove(k=k, assume="none", form="s-y")
+    assert not p.holds
+    assert p.residual == "s_i*(Y - 1) where Y = sum_j y_j"
+    assert p.missing_assumption == "simplex"
+    assert p.numeric is None  # no evidence is offered for a claim that fails
+
+
+@pytest.mark.parametrize("k", [None, 4])
+def test_onehot_form_under_simplex_is_not_enough(k):
+    p = prove(k=k, assume="simplex", form="onehot")
+    assert not p.holds and p.missing_assumption == "onehot"
+    assert p.residual == "[i = c] - y_i"
+
+
+@pytest.mark.parametrize("k", [2, 3, 4])
+def test_sparse_chain_rule_gradient_equals_plain_diff(k):
+    """The prover's gradient (chain rule through S, one term per component) is SymPy's diff of L."""
+    m = softmax_ce(k)
+    _, *grad = gradient(m)
+    for i, g in enumerate(grad):
+        plain = sympy.diff(m.loss, m.z[i])
+        assert sympy.simplify(g.xreplace({m.S: m.denominator}) - plain) == 0
+
+
+@pytest.mark.parametrize("k", [2, 3, 4, 5, 6])
+def test_symbolic_gradient_matches_concrete_k(k):
+    sym, con = softmax_ce_symbolic(), softmax_ce(k)
+    g = symbolic_gradient(sym).subs(sym.k, k)
+    for i in range(1, k + 1):
+        gi = g.subs(sym.i, i).doit()
+        gi = gi.replace(lambda e: isinstance(e, sympy.Indexed),
+                        lambda e: {sym.z: con.z, sym.y: con.y}[e.base][int(e.indices[0]) - 1])
+        assert sympy.simplify(gi - sympy.diff(con.loss, con.z[i - 1])) == 0
+
+
+def test_unknown_names_are_refused():
+    with pytest.raises(UsageError, match="unknown identity 'mse'; known: softmax-ce"):
+        prove("mse", k=3)
+    with pytest.raises(UsageError, match="unknown assumption 'sums'; known: none, simplex, onehot"):
+        prove(k=3, assume="sums")
+    with pytest.raises(UsageError, match="k must be an integer"):
+        prove(k=1)
+
+
+def test_progress_is_reported():
+    seen = []
+    prove(k=100, numeric=False, progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(50, 100), (100, 100)]
