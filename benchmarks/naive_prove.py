@@ -1,0 +1,27 @@
+"""The naive baseline of the prove benchmark: simplify(diff(L, z_i) - target) == 0 per component.
+
+Run as a process by bench_prove.py: ``python benchmarks/naive_prove.py K``.
+It builds the same expressions as symce (symce.expressions) and proves the
+same identity with nothing assumed about y: dL/dz_i = s_i * sum_j y_j - y_i.
+"""
+
+import sys
+
+import sympy
+
+from symce.expressions import softmax_ce
+
+
+def main(k: int) -> int:
+    m = softmax_ce(k)
+    loss, y_sum = m.loss, m.y_sum
+    for i in range(k):
+        target = m.softmax(i) * y_sum - m.y[i]
+        if sympy.simplify(sympy.diff(loss, m.z[i]) - target) != 0:
+            print(f"component {i + 1} not proved", file=sys.stderr)
+            return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(int(sys.argv[1])))
