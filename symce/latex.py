@@ -21,6 +21,7 @@ unless ``allow_unverified=True``, which marks each such step in the output.
 from __future__ import annotations
 
 import re
+import textwrap
 
 import sympy
 from sympy.core.function import AppliedUndef
@@ -160,7 +161,7 @@ class NotesPrinter(LatexPrinter):
                 head += (r"\sum_{" + self._print(var) + "=" + self._print(lower)
                          + "}^{" + self._print(upper) + "} ")
         body = self._print(expr.function)
-        if expr.function.is_Add:
+        if expr.function.is_Add or expr.function.could_extract_minus_sign():
             body = self._add_parens(body)
         return head + body
 
@@ -204,13 +205,7 @@ class NotesPrinter(LatexPrinter):
         if not isinstance(expr, sympy.Mul):
             return super()._print_Mul(expr)  # SymPy routes 1/x here as a Pow
         if _written_by_hand(expr):
-            # Keep the author's grouping: a/b^2 as one fraction, a/b * c/d as two.
-            numer = [a for a in expr.args if not (a.is_Pow and a.exp.is_negative)]
-            denom = [1 / a for a in expr.args if a.is_Pow and a.exp.is_negative]
-            if not denom:
-                return self._factors(list(expr.args))
-            return (r"\frac{" + (self._factors(numer, in_frac=True) if numer else "1")
-                    + "}{" + self._factors(denom, in_frac=True) + "}")
+            return self._hand_product(expr)
         sign = ""
         if expr.could_extract_minus_sign():
             sign, expr = "- ", -expr
@@ -220,23 +215,59 @@ class NotesPrinter(LatexPrinter):
         return (sign + r"\frac{" + self._factors(_ordered_factors(numer), in_frac=True)
                 + "}{" + self._factors(_ordered_factors(denom), in_frac=True) + "}")
 
-    def _factors(self, args, in_frac: bool = False) -> str:
+    def _hand_product(self, expr) -> str:
+        """A product as written: ``a/b * c/d`` is two fractions, ``-1/s_c * x`` one and a factor.
+
+        Python reads ``a/b*c/d`` as ``((a/b)*c)/d``; flattened, each divisor closes a
+        fraction over the factors written since the previous one, as a reader parses it.
+        """
+        flat, pending, out = _flatten_mul(expr), [], []
+        for n, f in enumerate(flat):
+            if f.is_Pow and f.exp.is_negative:
+                if n and flat[n - 1].is_Pow and flat[n - 1].exp.is_negative:
+                    continue  # a run of divisors is one denominator, handled below
+                run = [1 / g for g in _run_of_divisors(flat, n)]
+                out.append(r"\frac{" + (self._factors(pending, in_frac=True) if pending else "1")
+                           + "}{" + self._factors(run, in_frac=True) + "}")
+                pending = []
+            else:
+                pending.append(f)
+        if pending:
+            out.append(self._factors(pending, first=not out))
+        return " ".join(out)
+
+    def _factors(self, args, in_frac: bool = False, first: bool = True) -> str:
         """Print factors side by side, parenthesising only where a reader needs it."""
         if len(args) == 1 and in_frac:
             return self._print(args[0])
-        if args and args[0] == -1:
+        if first and len(args) > 1 and args[0] == -1:
             return "- " + self._factors(args[1:])
         out = []
         for n, term in enumerate(args):
             tex = self._print(term)
             last = n == len(args) - 1
-            if (term.is_Add or (n and term.could_extract_minus_sign())
+            if (term.is_Add or ((n or not first) and term.could_extract_minus_sign())
                     or (not last and isinstance(term, (sympy.Sum, sympy.Derivative)) and not _is_name(term))):
                 tex = self._add_parens(tex)
             if out and term.is_Number and args[n - 1].is_Number:
                 out.append(r"\cdot")
             out.append(tex)
         return " ".join(out)
+
+
+def _flatten_mul(expr) -> list:
+    """The factors of a (possibly nested, unevaluated) product, in written order."""
+    if not expr.is_Mul:
+        return [expr]
+    return [f for a in expr.args for f in _flatten_mul(a)]
+
+
+def _run_of_divisors(flat: list, n: int) -> list:
+    run = []
+    while n < len(flat) and flat[n].is_Pow and flat[n].exp.is_negative:
+        run.append(flat[n])
+        n += 1
+    return run
 
 
 def _subscript(base: str, indices: list[str], joined: bool = False) -> str:
@@ -379,15 +410,27 @@ def _require_verified(report: Report) -> None:
         raise UnverifiedStepError(message, r)
 
 
-def _chain_rows(chain: Chain, tex, unverified: set[int]) -> list[str]:
-    """The rows of one align* block: ``lhs &= rhs && \\text{reason}``."""
+REASON_WIDTH = 36  # characters per line of a reason; longer reasons are wrapped
+
+
+def _chain_rows(chain: Chain, tex, unverified: set[int], fmt: str = "tex") -> list[str]:
+    """The rows of one align* block: ``lhs &= rhs && \\text{reason}``.
+
+    Math mode cannot wrap text (and MathJax has no ``\\parbox``), so a long reason
+    is wrapped here at word boundaries into a one-column array of ``\\text`` lines,
+    top-aligned with its step in LaTeX.
+    """
     rows = []
     for n, step in enumerate(chain.steps, start=1):
         lhs = tex(chain.start) + " " if n == 1 else ""
-        note = r"\text{" + escape_text(step.reason) + "}" if step.reason.strip() else ""
+        lines = textwrap.wrap(" ".join(step.reason.split()), REASON_WIDTH, break_long_words=False)
+        notes = [r"\text{" + escape_text(line) + "}" for line in lines]
         if n in unverified:
-            note = (note + r" \quad " if note else "") + _UNVERIFIED
-        rows.append(lhs + "&= " + tex(step.expr) + (" && " + note if note else ""))
+            notes = notes[:-1] + [(notes[-1] + r" \quad " if notes else "") + _UNVERIFIED]
+        if len(notes) > 1:
+            head = r"\begin{array}[t]{@{}l@{}} " if fmt == "tex" else r"\begin{array}{l} "
+            notes = [head + r" \\ ".join(notes) + r" \end{array}"]
+        rows.append(lhs + "&= " + tex(step.expr) + (" && " + notes[0] if notes else ""))
     return rows
 
 
@@ -414,7 +457,7 @@ def _sections(report: Report, fmt: str) -> list[str]:
         out.append(display(_align([tex(lhs) + " &= " + tex(dn.body) for dn, lhs in zip(d.definitions, defs)])))
     assumed = [_assumption(a, tex, math, words) for a in d.assumptions]
     if assumed:
-        out.append(words("Assume ") + words(", and ").join(assumed) + ".")
+        out.append(words("Assume") + " " + (words(",") + " " + words("and") + " ").join(assumed) + ".")
     bad = {}
     for chain, n, r in _unverified(report):
         bad.setdefault(chain.name, {})[n] = r
@@ -423,7 +466,7 @@ def _sections(report: Report, fmt: str) -> list[str]:
             out.append(heading(chain.title))
         if chain.case is not None:
             out.append(_case_label(math(chain.case.condition), fmt))
-        out.append(display(_align(_chain_rows(chain, tex, set(bad.get(chain.name, {}))))))
+        out.append(display(_align(_chain_rows(chain, tex, set(bad.get(chain.name, {})), fmt))))
         for n, r in sorted(bad.get(chain.name, {}).items()):
             verdict = "it was not checked" if r is None else "its evidence: " + r.evidence.value
             note = words(f"Step {n} ({chain.steps[n - 1].reason}) is not verified; {verdict}.")
@@ -444,9 +487,9 @@ def _defined(dn, d: Derivation):
 
 def _assumption(a, tex, math, words) -> str:
     if a.kind == "onehot" and a.vector is not None and a.index is not None:
-        return math(sympy.Symbol(a.vector)) + words(" is one-hot at ") + math(a.index)
+        return math(sympy.Symbol(a.vector)) + " " + words("is one-hot at") + " " + math(a.index)
     if a.kind == "simplex" and a.vector is not None:
-        return math(sympy.Symbol(a.vector)) + words(" sums to 1")
+        return math(sympy.Symbol(a.vector)) + " " + words("sums to") + " " + math(sympy.Integer(1))
     if a.kind == "relation" and a.relation is not None:
         return math(a.relation)
     return words(a.text)
