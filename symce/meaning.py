@@ -1,0 +1,254 @@
+"""What a step's expression means: definitions unfolded, derivatives taken, assumptions applied.
+
+The verifier compares *meanings*, never the folded text. Three pieces live here:
+
+* ``Meaning.of`` unfolds defined names and evaluates every ``Derivative``. When the
+  variable is itself a defined name (``Derivative(L, s[c])``), that name is held as an
+  independent variable while differentiating and unfolded afterwards -- the way
+  ``dL/ds_c`` is read on paper.
+* ``Meaning.assume`` applies the file's assumptions and a chain's case.
+* ``normal_form`` rewrites sums over ``1..k`` for symbolic ``k`` with three exact rules:
+  a sum of terms is a sum of sums, factors free of the index leave the sum, and a
+  ``KroneckerDelta(j, a)`` factor with ``a`` known to lie in ``1..k`` picks the ``j = a``
+  term. ``is_zero`` then decides a difference with the remaining sums held opaque.
+
+>>> from symce.load import loads_derivation
+>>> d = loads_derivation('''
+... title = "t"
+... [symbols]
+... k = "symbolic"
+... indices = ["i", "j"]
+... vectors = { z = "real" }
+... [definitions]
+... "s[i]" = "exp(z[i]) / Sum(exp(z[j]), (j, 1, k))"
+... [[chains]]
+... name = "x"
+... start = "Derivative(s[i], z[i])"
+... steps = [{ expr = "s[i] * (1 - s[i])", reason = "quotient rule" }]
+... ''')
+>>> m = Meaning(d)
+>>> lhs, rhs = m.of(d.chains[0].start), m.of(d.chains[0].steps[0].expr)
+>>> is_zero(normal_form(lhs - rhs, m.k, m.indices))
+True
+"""
+
+from __future__ import annotations
+
+import sympy
+from sympy import Derivative, Dummy, Indexed, IndexedBase, KroneckerDelta, Sum, Symbol
+
+from .derivation import Case, Derivation
+
+_CANONICAL = [Dummy(f"b{n}", integer=True) for n in range(16)]  # bound names, by nesting depth
+
+
+class Meaning:
+    """Unfolds and differentiates the expressions of one derivation."""
+
+    def __init__(self, derivation: Derivation):
+        self.derivation = derivation
+        self.k = derivation.symbols["k"]
+        self.indices = frozenset(derivation.indices)
+        self.defs = {d.name: d for d in derivation.definitions}
+
+    def of(self, expr: sympy.Basic) -> sympy.Basic:
+        """The expression with every definition unfolded and every derivative taken."""
+        return self._unfold(fresh_bound(expr), frozenset())
+
+    def _name(self, e: sympy.Basic) -> str | None:
+        if isinstance(e, Indexed) and str(e.base.label) in self.defs:
+            return str(e.base.label)
+        if isinstance(e, Symbol) and e.name in self.defs and not self.defs[e.name].params:
+            return e.name
+        return None
+
+    def _unfold(self, e: sympy.Basic, hold: frozenset[str]) -> sympy.Basic:
+        if isinstance(e, Derivative):
+            return self._derivative(e, hold)
+        name = self._name(e)
+        if name is not None and name not in hold:
+            d = self.defs[name]
+            args = e.indices if isinstance(e, Indexed) else ()
+            args = tuple(self._unfold(a, hold) for a in args)
+            body = fresh_bound(d.body).xreplace(dict(zip(d.params, args)))
+            return self._unfold(body, hold)
+        if isinstance(e, Indexed):
+            return e.base[tuple(self._unfold(a, hold) for a in e.indices)]
+        if e.is_Atom or isinstance(e, IndexedBase) or not e.args:
+            return e
+        return e.func(*(self._unfold(a, hold) for a in e.args))
+
+    def _derivative(self, e: Derivative, hold: frozenset[str]) -> sympy.Basic:
+        f = e.expr
+        for var, count in e.variable_count:
+            name = self._name(var)
+            for _ in range(count):
+                if name is not None:
+                    # Hold the defined name still, differentiate, then let it unfold.
+                    f = self._unfold(sympy.diff(self._unfold(f, hold | {name}), var), hold)
+                else:
+                    f = sympy.diff(self._unfold(f, frozenset()), var)
+        return f
+
+    def assume(self, e: sympy.Basic, case: Case | None) -> sympy.Basic:
+        """Apply one-hot assumptions (``y[a]`` -> ``KroneckerDelta(a, c)``) and the case."""
+        for a in self.derivation.assumptions:
+            if a.kind == "onehot":
+                base = self.derivation.symbols[a.vector]
+                e = e.replace(lambda x, base=base: isinstance(x, Indexed) and x.base == base,
+                              lambda x, c=a.index: KroneckerDelta(x.indices[0], c))
+        if case is not None:
+            e = apply_case(e, case.condition)
+        return e
+
+    def simplex_vectors(self) -> list[IndexedBase]:
+        """Vectors assumed to sum to one (and not already replaced by a one-hot)."""
+        onehot = {a.vector for a in self.derivation.assumptions if a.kind == "onehot"}
+        return [self.derivation.symbols[a.vector] for a in self.derivation.assumptions
+                if a.kind == "simplex" and a.vector not in onehot]
+
+
+def apply_case(e: sympy.Basic, condition: sympy.Basic) -> sympy.Basic:
+    """``Eq(i, c)``: put c for i. ``Ne(i, c)``: the delta of i and c is 0."""
+    a, b = condition.args
+    if isinstance(condition, sympy.Eq):
+        if isinstance(a, Symbol):
+            return e.subs(a, b)
+        if isinstance(b, Symbol):
+            return e.subs(b, a)
+        return e
+    return e.xreplace({KroneckerDelta(a, b): sympy.S.Zero, KroneckerDelta(b, a): sympy.S.Zero})
+
+
+def fresh_bound(e: sympy.Basic) -> sympy.Basic:
+    """Give every summation index a fresh name, so unfolding can never capture a free index."""
+    if not isinstance(e, sympy.Basic) or e.is_Atom or not e.args:
+        return e
+    if isinstance(e, Sum):
+        body = fresh_bound(e.function)
+        limits = []
+        for var, low, high in e.limits:
+            new = Dummy(var.name, integer=True)
+            body = body.xreplace({var: new})
+            limits.append((new, fresh_bound(low), fresh_bound(high)))
+        return Sum(body, *limits)
+    return e.func(*(fresh_bound(a) for a in e.args))
+
+
+def normal_form(e: sympy.Basic, k: sympy.Basic, in_range: frozenset) -> sympy.Basic:
+    """Exact rewriting of sums over ``1..k``; ``in_range`` are symbols known to lie in 1..k."""
+    e = _normal(e, k, in_range)
+    return _canonical(e, 0)
+
+
+def _normal(e: sympy.Basic, k, in_range: frozenset) -> sympy.Basic:
+    if isinstance(e, Sum) and len(e.limits) == 1:
+        (j, low, high), = e.limits
+        inner = in_range | {j} if (low == 1 and high == k) else in_range
+        return _split_sum(_normal(e.function, k, inner), j, low, high, k, in_range)
+    if e.is_Atom or isinstance(e, (Indexed, IndexedBase)) or not e.args:
+        return e
+    return e.func(*(_normal(a, k, in_range) for a in e.args))
+
+
+def _split_sum(f, j, low, high, k, in_range) -> sympy.Basic:
+    total = []
+    for term in sympy.Add.make_args(sympy.expand_mul(f)):
+        outside, inside = [], []
+        for factor in sympy.Mul.make_args(term):
+            (inside if j in factor.free_symbols else outside).append(factor)
+        if not inside:
+            total.append(sympy.Mul(*outside) * (high - low + 1))
+            continue
+        pick = _picking_delta(inside, j, low, high, k, in_range)
+        if pick is not None:
+            delta, value = pick
+            rest = sympy.Mul(*(x for x in inside if x is not delta))
+            total.append(sympy.Mul(*outside) * _normal(rest.subs(j, value), k, in_range))
+        else:
+            total.append(sympy.Mul(*outside) * Sum(sympy.Mul(*inside), (j, low, high)))
+    return sympy.Add(*total)
+
+
+def _picking_delta(factors, j, low, high, k, in_range):
+    """A factor ``KroneckerDelta(j, a)`` with ``a`` surely inside the summation range."""
+    for x in factors:
+        if isinstance(x, KroneckerDelta) and j in x.args:
+            a = x.args[1] if x.args[0] == j else x.args[0]
+            if j in a.free_symbols:
+                continue
+            inside = (low == 1 and high == k and a in in_range) or (
+                a.is_Integer and low.is_Integer and high.is_Integer and low <= a <= high)
+            if inside:
+                return x, a
+    return None
+
+
+def _canonical(e: sympy.Basic, depth: int) -> sympy.Basic:
+    """Rename bound indices by nesting depth, so equal sums compare equal."""
+    if e.is_Atom or isinstance(e, (Indexed, IndexedBase)) or not e.args:
+        return e
+    if isinstance(e, Sum) and len(e.limits) == 1 and depth < len(_CANONICAL):
+        (j, low, high), = e.limits
+        new = _CANONICAL[depth]
+        return Sum(_canonical(e.function.xreplace({j: new}), depth + 1), (new, low, high))
+    return e.func(*(_canonical(a, depth) for a in e.args))
+
+
+def sum_to_one(e: sympy.Basic, vectors: list[IndexedBase], k) -> sympy.Basic:
+    """Replace ``Sum(y[j], (j, 1, k))`` by 1 for each vector assumed to sum to one."""
+    def hit(x):
+        return (isinstance(x, Sum) and len(x.limits) == 1 and x.limits[0][1:] == (1, k)
+                and isinstance(x.function, Indexed) and x.function.base in vectors
+                and x.function.indices == (x.limits[0][0],))
+    return e.replace(hit, lambda x: sympy.S.One)
+
+
+def is_zero(d: sympy.Basic) -> bool:
+    """True only when ``d`` is shown identically zero; False means "not shown".
+
+    Sums and deltas are replaced by fresh symbols (positive where their values are),
+    logarithms of positive products are split, and exponentials of sums become
+    products of exponentials of single logits, each a fresh positive symbol. An
+    identity that holds for *independent* values of these symbols holds for their
+    actual values, so a zero here is a proof.
+    """
+    if d == 0:
+        return True
+    d = _opaque(d)
+    d = sympy.expand_log(d)
+    d = _split_exp(d)
+    try:
+        if sympy.cancel(sympy.together(d)) == 0:
+            return True
+        return sympy.simplify(d) == 0
+    except (sympy.PolynomialError, sympy.CoercionFailed, RecursionError, ValueError):
+        return False
+
+
+def _opaque(d: sympy.Basic) -> sympy.Basic:
+    table = {}
+    for s in sorted(d.atoms(Sum), key=sympy.default_sort_key):
+        positive = bool(s.function.is_positive)
+        table[s] = Dummy("S", positive=True) if positive else Dummy("S", real=True)
+    d = d.xreplace(table)
+    deltas = {x: Dummy("delta", nonnegative=True) for x in d.atoms(KroneckerDelta)}
+    return d.xreplace(deltas)
+
+
+def _split_exp(d: sympy.Basic) -> sympy.Basic:
+    table: dict[sympy.Basic, Dummy] = {}
+
+    def atom(rest):
+        if rest not in table:
+            table[rest] = Dummy("E", positive=True) if rest.is_real else Dummy("E")
+        return table[rest]
+
+    def split(x):
+        factors = []
+        for term in sympy.Add.make_args(sympy.expand(x.args[0])):
+            coeff, rest = term.as_coeff_Mul()
+            factors.append(atom(rest) ** coeff if coeff.is_Rational else atom(term))
+        return sympy.Mul(*factors)
+
+    return d.replace(lambda x: isinstance(x, sympy.exp), split)
