@@ -41,6 +41,7 @@ __all__ = [
     "render_latex",
     "render_document",
     "render_markdown",
+    "check_options",
     "escape_text",
     "FORMATS",
 ]
@@ -259,6 +260,10 @@ def _flatten_mul(expr) -> list:
     """The factors of a (possibly nested, unevaluated) product, in written order."""
     if not expr.is_Mul:
         return [expr]
+    if not _written_by_hand(expr):  # SymPy's order puts 1/b before a; a reader writes a/b
+        args = _ordered_factors(expr)
+        return ([f for f in args if not (f.is_Pow and f.exp.is_negative)]
+                + [f for f in args if f.is_Pow and f.exp.is_negative])
     return [f for a in expr.args for f in _flatten_mul(a)]
 
 
@@ -354,6 +359,9 @@ _TEX_ESCAPES = {
     "_": r"\_", "%": r"\%", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
     "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}",
 }
+# Inside \text{} under MathJax an underscore is an ordinary character, and "\_" would
+# show its backslash unless the page loads the textmacros extension.
+_MATHJAX_TEXT_ESCAPES = {ch: tex for ch, tex in _TEX_ESCAPES.items() if ch != "_"}
 # Markdown text outside math: backslash escapes for kramdown, and braces/percent as
 # HTML entities so that no "{{" or "{%" can ever reach Liquid.
 _MD_ESCAPES = {
@@ -363,7 +371,7 @@ _MD_ESCAPES = {
 
 
 def escape_text(text: str, fmt: str = "tex") -> str:
-    r"""Author text (a reason, a title) made safe as LaTeX text or as Markdown text.
+    r"""Author text (a reason, a title) made safe as LaTeX text, MathJax ``\text``, or Markdown.
 
     Whitespace runs, newlines included, become one space.
 
@@ -372,7 +380,7 @@ def escape_text(text: str, fmt: str = "tex") -> str:
     >>> escape_text("{{ y_c }}", "md")
     '&#123;&#123; y\\_c &#125;&#125;'
     """
-    table = _TEX_ESCAPES if fmt == "tex" else _MD_ESCAPES
+    table = {"tex": _TEX_ESCAPES, "mathjax": _MATHJAX_TEXT_ESCAPES, "md": _MD_ESCAPES}[fmt]
     return "".join(table.get(ch, ch) for ch in " ".join(text.split()))
 
 
@@ -405,8 +413,8 @@ def _describe(derivation: Derivation, chain: Chain, n: int, r: StepResult | None
 
 def _require_verified(report: Report) -> None:
     for chain, n, r in _unverified(report):
-        message = (_describe(report.derivation, chain, n, r)
-                   + "; only verified steps are typeset (allow unverified steps to typeset it marked)")
+        message = (_describe(report.derivation, chain, n, r) + "; only verified steps are typeset"
+                   " (--allow-unverified, or allow_unverified=True, typesets it marked)")
         raise UnverifiedStepError(message, r)
 
 
@@ -424,7 +432,7 @@ def _chain_rows(chain: Chain, tex, unverified: set[int], fmt: str = "tex") -> li
     for n, step in enumerate(chain.steps, start=1):
         lhs = tex(chain.start) + " " if n == 1 else ""
         lines = textwrap.wrap(" ".join(step.reason.split()), REASON_WIDTH, break_long_words=False)
-        notes = [r"\text{" + escape_text(line) + "}" for line in lines]
+        notes = [r"\text{" + escape_text(line, "tex" if fmt == "tex" else "mathjax") + "}" for line in lines]
         if n in unverified:
             notes = notes[:-1] + [(notes[-1] + r" \quad " if notes else "") + _UNVERIFIED]
         if len(notes) > 1:
@@ -516,6 +524,20 @@ _PREAMBLE = r"""\documentclass[11pt]{article}
 """
 
 
+def check_options(format: str, standalone: bool = False) -> None:
+    """Refuse an unknown format, or a standalone document in a format other than tex.
+
+    >>> check_options("md", standalone=True)
+    Traceback (most recent call last):
+    ...
+    symce.errors.UsageError: --standalone makes a LaTeX document; it cannot be combined with format 'md'
+    """
+    if format not in FORMATS:
+        raise UsageError(f"unknown format {format!r}; expected one of: {', '.join(FORMATS)}")
+    if standalone and format != "tex":
+        raise UsageError(f"--standalone makes a LaTeX document; it cannot be combined with format {format!r}")
+
+
 def render(report: Report, *, format: str = "tex", standalone: bool = False,
            allow_unverified: bool = False) -> str:
     """Typeset a checked derivation; the engine behind ``render_latex``/``render_document``/``render_markdown``.
@@ -523,10 +545,7 @@ def render(report: Report, *, format: str = "tex", standalone: bool = False,
     Raises ``UnverifiedStepError`` naming the first step that did not pass, unless
     ``allow_unverified``, which typesets such steps marked ``(unverified)``.
     """
-    if format not in FORMATS:
-        raise UsageError(f"unknown format {format!r}; expected one of: {', '.join(FORMATS)}")
-    if standalone and format != "tex":
-        raise UsageError("a standalone document is a LaTeX one; use format 'tex' with standalone")
+    check_options(format, standalone)
     if not allow_unverified:
         _require_verified(report)
     d = report.derivation

@@ -1,0 +1,432 @@
+"""Tests for symce.latex: one test per construct (exact raw LaTeX), assembly, golden files.
+
+Golden files live in tests/golden/. After an intended change of output, regenerate them with
+
+    SYMCE_REGEN_GOLDEN=1 python -m pytest tests/test_latex.py
+
+and review the diff before committing.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import sympy
+
+from symce import cli
+from symce.derivation import Case, Chain, Definition, Derivation, Notation, Step
+from symce.errors import UsageError
+from symce.latex import (
+    NotesPrinter,
+    UnverifiedStepError,
+    escape_text,
+    latex_expr,
+    render,
+    render_document,
+    render_latex,
+    render_markdown,
+)
+from symce.verify import Evidence, Report, StepResult
+
+ROOT = Path(__file__).resolve().parent.parent
+GOLDEN = Path(__file__).resolve().parent / "golden"
+DERIVATIONS = sorted((ROOT / "derivations").glob("*.toml"))
+REFERENCE = ROOT / "derivations" / "softmax_cross_entropy.toml"
+
+z, s, y = sympy.IndexedBase("z"), sympy.IndexedBase("s"), sympy.IndexedBase("y")
+i, j, c, k = (sympy.Symbol(n, integer=True, positive=True) for n in "ijck")
+L = sympy.Symbol("L")
+NORM = sympy.Sum(sympy.exp(z[j]), (j, 1, k))
+SOFTMAX = Definition("s", (i,), sympy.exp(z[i]) / sympy.Sum(sympy.exp(z[j]), (j, 1, k)), "")
+
+
+def tex(expr, **notation) -> str:
+    """Print with the notation of a small hand-built derivation (z, s, y vectors)."""
+    d = Derivation(path="<test>", title="", k=None, symbols={"k": k}, vectors=("z", "y", "s"),
+                   indices=(i, j, c), definitions=(SOFTMAX,), notation=Notation(**notation))
+    return latex_expr(expr, d)
+
+
+# --- one construct per test ------------------------------------------------------
+
+def test_indexed_is_a_plain_subscript():
+    assert latex_expr(z[i]) == "z_i"
+    assert latex_expr(z[i + 1]) == "z_{i + 1}"
+
+
+def test_vectors_are_bold_when_the_notation_says_so():
+    assert tex(z[i]) == r"\mathbf{z}_i"
+    assert tex(z[i], bold_vectors=False) == "z_i"
+    assert tex(sympy.Symbol("z")) == r"\mathbf{z}"
+    assert tex(sympy.Symbol("q")) == "q"  # not declared a vector
+
+
+def test_derivative_of_a_name_is_one_fraction():
+    assert tex(sympy.Derivative(L, z[i], evaluate=False)) == r"\frac{\partial L}{\partial \mathbf{z}_i}"
+    assert tex(sympy.Derivative(s[c], z[i])) == r"\frac{\partial \mathbf{s}_c}{\partial \mathbf{z}_i}"
+
+
+def test_derivative_of_a_compound_expression_is_an_operator():
+    expr = sympy.Derivative(sympy.exp(z[c]) / NORM, z[i])
+    assert tex(expr) == (r"\frac{\partial}{\partial \mathbf{z}_i} "
+                         r"\frac{e^{\mathbf{z}_c}}{\sum_{j} e^{\mathbf{z}_j}}")
+    assert tex(sympy.Derivative(-sympy.log(s[c]), s[c])) == (
+        r"\frac{\partial}{\partial \mathbf{s}_c} (- \log \mathbf{s}_c)")
+
+
+def test_second_derivative():
+    assert latex_expr(sympy.Derivative(L, z[i], z[j], evaluate=False)) == (
+        r"\frac{\partial^{2} L}{\partial z_i \partial z_j}")
+
+
+def test_sum_over_the_full_range_shows_only_the_index():
+    assert tex(NORM) == r"\sum_{j} e^{\mathbf{z}_j}"
+    assert tex(sympy.Sum(sympy.exp(z[j]), (j, 2, k))) == r"\sum_{j=2}^{k} e^{\mathbf{z}_j}"
+    assert latex_expr(NORM) == r"\sum_{j=1}^{k} e^{z_j}"  # no derivation: no known range
+
+
+def test_exp_is_e_to_the():
+    assert tex(sympy.exp(z[c])) == r"e^{\mathbf{z}_c}"
+    assert tex(sympy.exp(z[c]) ** 2) == r"e^{2 \mathbf{z}_c}"
+
+
+def test_log_drops_brackets_around_a_name():
+    assert tex(sympy.log(s[c])) == r"\log \mathbf{s}_c"
+    assert tex(sympy.log(1 + s[c])) == r"\log (\mathbf{s}_c + 1)"
+    assert tex(-sympy.Sum(y[i] * sympy.log(s[i]), (i, 1, k))) == r"- \sum_{i} \mathbf{y}_i \log \mathbf{s}_i"
+
+
+def test_softmax_is_named_as_the_file_chooses():
+    assert tex(s[i]) == r"\mathbf{s}_i"
+    assert tex(s[i], softmax_name="softmax") == r"\operatorname{softmax}(\mathbf{z})_i"
+    assert tex(s[i], softmax_name="softmax", bold_vectors=False) == r"\operatorname{softmax}(z)_i"
+
+
+def test_kronecker_delta_is_delta_with_the_running_index_first():
+    # SymPy sorts the arguments (delta_{ci}); the derivation's index order restores i first.
+    assert tex(sympy.KroneckerDelta(i, c)) == r"\delta_{ic}"
+    assert tex(s[i] - sympy.KroneckerDelta(i, c)) == r"\mathbf{s}_i - \delta_{ic}"
+    assert latex_expr(sympy.KroneckerDelta(i, j + 1)) == r"\delta_{i,j + 1}"
+
+
+def test_fraction_layout():
+    quotient = (sympy.exp(z[c]) * NORM - sympy.exp(z[c]) * sympy.exp(z[i])) / NORM ** 2
+    assert tex(quotient) == (
+        r"\frac{e^{\mathbf{z}_c} \sum_{j} e^{\mathbf{z}_j} - e^{\mathbf{z}_c} e^{\mathbf{z}_i}}"
+        r"{\left(\sum_{j} e^{\mathbf{z}_j}\right)^{2}}")
+    assert tex(-1 / s[c]) == r"- \frac{1}{\mathbf{s}_c}"
+
+
+def test_products_written_by_hand_keep_their_fractions():
+    split = sympy.Mul(sympy.exp(z[c]) / NORM, NORM - sympy.exp(z[c]), 1 / NORM, evaluate=False)
+    assert tex(split) == (
+        r"\frac{e^{\mathbf{z}_c}}{\sum_{j} e^{\mathbf{z}_j}} "
+        r"\frac{\sum_{j} e^{\mathbf{z}_j} - e^{\mathbf{z}_c}}{\sum_{j} e^{\mathbf{z}_j}}")
+    # -1/s[c] * Derivative(...) as the parser builds it: ((-1) / s_c) * D
+    outer = sympy.Mul(sympy.Mul(-1, 1 / s[c], evaluate=False), sympy.Derivative(s[c], z[i]), evaluate=False)
+    assert tex(outer) == r"\frac{-1}{\mathbf{s}_c} \frac{\partial \mathbf{s}_c}{\partial \mathbf{z}_i}"
+
+
+def test_factor_order_and_light_parentheses():
+    assert tex(s[c] * (1 - s[c])) == r"\mathbf{s}_c (1 - \mathbf{s}_c)"
+    assert tex(-s[i] * s[c]) == r"- \mathbf{s}_c \mathbf{s}_i"
+
+
+def test_row_vector_is_a_bmatrix():
+    assert tex(sympy.Matrix([[s[1], s[c] - 1]])) == (
+        r"\begin{bmatrix}\mathbf{s}_1 & \mathbf{s}_c - 1\end{bmatrix}")
+
+
+def test_relations_for_case_labels():
+    assert latex_expr(sympy.Eq(i, c)) == "i = c"
+    assert latex_expr(sympy.Ne(i, c)) == r"i \neq c"
+
+
+def test_the_printer_never_doubles_braces():
+    # SymPy itself prints e^{{z}_{c}}; a leftover nested group is split by a space.
+    printed = NotesPrinter().doprint(sympy.exp(z[c]) / sympy.Symbol("x_{1}"))
+    assert "{{" not in printed
+    assert "{{" not in sympy.latex(sympy.Symbol("a")) + tex(sympy.exp(z[c]) ** -2)
+
+
+def test_unknown_printer_setting_is_refused():
+    with pytest.raises(TypeError, match="Unknown setting 'vector'"):
+        NotesPrinter({"vector": ("z",)})
+
+
+# --- text escaping ------------------------------------------------------------------
+
+def test_reasons_and_titles_are_escaped():
+    assert escape_text(r"_ % & # $ { } ~ ^ \ ") == (
+        r"\_ \% \& \# \$ \{ \} \textasciitilde{} \textasciicircum{} \textbackslash{}")
+    assert escape_text("two\n  lines") == "two lines"
+
+
+def test_mathjax_text_keeps_underscores_literal():
+    assert escape_text("s_c {50%}", "mathjax") == r"s_c \{50\%\}"
+
+
+def test_markdown_text_never_opens_a_liquid_tag():
+    assert escape_text("{{ x }} {% raw %}", "md") == "&#123;&#123; x &#125;&#125; &#123;&#37; raw &#37;&#125;"
+
+
+# --- assembly ---------------------------------------------------------------------
+
+def small_derivation(reason: str = "definition of s_c", title: str = "Own logit") -> Derivation:
+    case = Case("i_eq_c", "i = c", sympy.Eq(i, c))
+    chain = Chain(
+        name="own", title=title, start=sympy.Derivative(s[c], z[i]), start_source="",
+        steps=(Step(sympy.Derivative(sympy.exp(z[c]) / NORM, z[i]), reason, ""),
+               Step(s[c] * (1 - s[c]), "quotient rule", "")),
+        case=case)
+    return Derivation(path="own.toml", title="Softmax {{gradient}} 100%", k=None, symbols={"k": k},
+                      vectors=("z", "s"), indices=(i, j, c), definitions=(SOFTMAX,),
+                      cases=(case,), chains=(chain,))
+
+
+def proved(d: Derivation, **evidence: Evidence) -> Report:
+    """A report in which every step is proved, except ``chain_step=Evidence`` overrides."""
+    return Report(d, tuple(
+        StepResult(ch.name, n, st.reason, evidence.get(f"{ch.name}_{n}", Evidence.PROVED_ALL_K), 0.0)
+        for ch in d.chains for n, st in enumerate(ch.steps, start=1)))
+
+
+def test_a_chain_is_an_align_block_with_reasons_beside():
+    out = render_latex(proved(small_derivation()))
+    assert (
+        "\\subsection*{Own logit}\n\n"
+        "\\noindent\\textit{Case $i = c$.}\n\n"
+        "\\begin{align*}\n"
+        "    \\frac{\\partial \\mathbf{s}_c}{\\partial \\mathbf{z}_i} &= \\frac{\\partial}{\\partial \\mathbf{z}_i} "
+        "\\frac{e^{\\mathbf{z}_c}}{\\sum_{j} e^{\\mathbf{z}_j}} && \\text{definition of s\\_c} \\\\\n"
+        "    &= \\mathbf{s}_c (1 - \\mathbf{s}_c) && \\text{quotient rule}\n"
+        "\\end{align*}\n") in out
+
+
+def test_long_reasons_wrap_into_a_top_aligned_array():
+    long = "the numerator does not contain z_i, so only the denominator's derivative contributes"
+    out = render_latex(proved(small_derivation(reason=long)))
+    assert (r"&& \begin{array}[t]{@{}l@{}} \text{the numerator does not contain z\_i,} \\ "
+            r"\text{so only the denominator's derivative} \\ \text{contributes} \end{array}") in out
+    assert r"\begin{array}{l} \text{the numerator" in render_markdown(proved(small_derivation(reason=long)))
+
+
+def test_titles_and_reasons_are_escaped_in_the_output():
+    out = render_document(proved(small_derivation(reason="50% & #1", title="s_c ~ e^z")))
+    assert r"\section*{Softmax \{\{gradient\}\} 100\%}" in out
+    assert r"\subsection*{s\_c \textasciitilde{} e\textasciicircum{}z}" in out
+    assert r"\text{50\% \& \#1}" in out
+
+
+def test_markdown_has_blank_lines_around_every_display_block():
+    out = render_markdown(proved(small_derivation()))
+    lines = out.split("\n")
+    fences = [n for n, line in enumerate(lines) if line == "$$"]
+    assert fences and len(fences) % 2 == 0
+    for open_, close in zip(fences[::2], fences[1::2]):
+        assert lines[open_ - 1] == "" and lines[close + 1] == ""
+    assert "*Case $$i = c$$.*" in out
+    assert out.startswith("## Softmax &#123;&#123;gradient&#125;&#125; 100&#37;\n\n")
+
+
+@pytest.mark.parametrize("fmt", ["tex", "md"])
+def test_no_liquid_tags_in_any_output(fmt):
+    out = render(proved(small_derivation(reason="{{ x }} {% y %}", title="{%")), format=fmt)
+    assert "{{" not in out and "{%" not in out
+
+
+def test_an_unverified_step_is_refused_by_name():
+    report = proved(small_derivation(), own_2=Evidence.FAILS)
+    with pytest.raises(UnverifiedStepError,
+                       match=r"^own\.toml, chain 'own', step 2 \('quotient rule'\): fails; "
+                             r"only verified steps are typeset") as info:
+        render_latex(report)
+    assert info.value.step.index == 2
+
+
+def test_numeric_only_is_not_verified():
+    with pytest.raises(UnverifiedStepError, match="step 1 .*: numeric only"):
+        render_markdown(proved(small_derivation(), own_1=Evidence.NUMERIC))
+
+
+@pytest.mark.parametrize("fmt", ["tex", "md"])
+def test_allow_unverified_marks_the_step_and_adds_a_note(fmt):
+    out = render(proved(small_derivation(), own_2=Evidence.UNVERIFIED), format=fmt, allow_unverified=True)
+    assert r"&& \text{quotient rule} \quad \textbf{(unverified)}" in out
+    assert out.count(r"\textbf{(unverified)}") == 1
+    assert "Step 2 (quotient rule) is not verified; its evidence: unverified." in out
+
+
+def test_unknown_format_and_standalone_markdown_are_refused():
+    report = proved(small_derivation())
+    with pytest.raises(UsageError, match="unknown format 'pdf'; expected one of: tex, md"):
+        render(report, format="pdf")
+    with pytest.raises(UsageError, match="cannot be combined with format 'md'"):
+        render(report, format="md", standalone=True)
+
+
+def test_standalone_uses_amsmath_and_amssymb_only():
+    out = render_document(proved(small_derivation()))
+    assert re.findall(r"\\usepackage(?:\[[^]]*\])?\{([^}]*)\}", out) == ["amsmath", "amssymb"]
+    assert out.startswith("\\documentclass") and out.endswith("\\end{document}\n")
+
+
+def test_rendering_is_deterministic():
+    d = load(REFERENCE)
+    assert render_document(proved(d)) == render_document(proved(load(REFERENCE)))
+    assert render_markdown(proved(d)) == render_markdown(proved(d))
+
+
+def test_jupyter_reprs():
+    d = small_derivation()
+    assert d.chains[0].steps[1]._repr_latex_() == r"$\displaystyle = s_c (1 - s_c) \qquad \text{quotient rule}$"
+    assert d.chains[0]._repr_latex_().startswith("$\\displaystyle \\begin{aligned}\n")
+    shown = d._repr_latex_()
+    assert r"&\textbf{Own logit} \quad \text{Case } i = c \\" in shown
+    assert r"\mathbf{s}_c (1 - \mathbf{s}_c)" in shown  # the derivation's own notation
+
+
+# --- golden files of the reference derivation ------------------------------------
+
+def load(path: Path) -> Derivation:
+    from symce.load import load_derivation
+
+    return load_derivation(os.path.relpath(path, ROOT))
+
+
+GOLDEN_CASES = {
+    "softmax_cross_entropy.tex": lambda r: render_latex(r),
+    "softmax_cross_entropy.md": lambda r: render_markdown(r),
+    "softmax_cross_entropy.standalone.tex": lambda r: render_document(r),
+}
+
+
+@pytest.mark.parametrize("name", sorted(GOLDEN_CASES))
+def test_golden(name):
+    out = GOLDEN_CASES[name](proved(load(REFERENCE)))
+    target = GOLDEN / name
+    if os.environ.get("SYMCE_REGEN_GOLDEN") == "1":
+        GOLDEN.mkdir(exist_ok=True)
+        target.write_text(out, encoding="utf-8", newline="\n")
+    assert out == target.read_text(encoding="utf-8"), (
+        f"{name} changed; if intended, run SYMCE_REGEN_GOLDEN=1 python -m pytest tests/test_latex.py")
+
+
+def test_golden_markdown_reads_like_the_reference_post():
+    md = (GOLDEN / "softmax_cross_entropy.md").read_text(encoding="utf-8")
+    assert r"\frac{\partial \mathbf{s}_c}{\partial \mathbf{z}_i} &= \frac{\partial}{\partial \mathbf{z}_i} " \
+           r"\frac{e^{\mathbf{z}_c}}{\sum_{j} e^{\mathbf{z}_j}}" in md
+    assert r"&= \mathbf{s}_c (1 - \mathbf{s}_c)" in md
+    assert "{{" not in md and "{%" not in md
+
+
+# --- the CLI ------------------------------------------------------------------------
+
+@pytest.fixture
+def fake_check(monkeypatch):
+    """Stand in for the checker (issue 3) and count its calls: it must run once per render."""
+    calls, evidence = [], {}
+
+    def check(d, **kwargs):
+        calls.append(d.path)
+        return proved(d, **evidence)
+
+    monkeypatch.setattr("symce.verify.check", check)
+    return calls, evidence
+
+
+def test_cli_renders_to_stdout_and_checks_once(fake_check, capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    assert cli.main(["latex", "derivations/softmax_cross_entropy.toml", "--format", "md"]) == 0
+    assert capsys.readouterr().out == (GOLDEN / "softmax_cross_entropy.md").read_text(encoding="utf-8")
+    assert fake_check[0] == ["derivations/softmax_cross_entropy.toml"]
+
+
+def test_cli_writes_the_output_file(fake_check, tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    out = tmp_path / "notes.tex"
+    assert cli.main(["latex", "derivations/softmax_cross_entropy.toml", "--standalone", "-o", str(out)]) == 0
+    assert out.read_text(encoding="utf-8") == (GOLDEN / "softmax_cross_entropy.standalone.tex").read_text(
+        encoding="utf-8")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.tex"]
+
+
+def test_cli_unverified_step_exits_1_naming_it(fake_check, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    fake_check[1]["ds_c_dz_i_same_2"] = Evidence.FAILS
+    out = tmp_path / "notes.tex"
+    out.write_text("old notes\n")
+    code = cli.main(["latex", "derivations/softmax_cross_entropy.toml", "-o", str(out)])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert err.startswith("symce: derivations/softmax_cross_entropy.toml, chain 'ds_c_dz_i_same', step 2 (")
+    assert err.count("\n") == 1
+    assert out.read_text() == "old notes\n"  # untouched
+    assert cli.main(["latex", "derivations/softmax_cross_entropy.toml", "--allow-unverified",
+                     "-o", str(out)]) == 0
+    assert r"\textbf{(unverified)}" in out.read_text()
+
+
+def test_cli_failed_write_leaves_no_file(fake_check, tmp_path, monkeypatch):
+    monkeypatch.chdir(ROOT)
+
+    def broken_replace(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+    out = tmp_path / "notes.tex"
+    with pytest.raises(OSError):
+        cli.main(["latex", "derivations/softmax_cross_entropy.toml", "-o", str(out)])
+    assert list(tmp_path.iterdir()) == []  # neither the target nor the temporary file
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["latex", "missing.toml"], "symce: error: missing.toml: cannot read file (No such file or directory)\n"),
+    (["latex", "x.toml", "--format", "md", "--standalone"],
+     "symce: error: --standalone makes a LaTeX document; it cannot be combined with format 'md'\n"),
+])
+def test_cli_bad_input_exits_2_with_one_line(argv, message, fake_check, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(argv) == 2
+    assert capsys.readouterr().err == message
+    assert fake_check[0] == []  # refused before any checking
+
+
+def test_cli_unknown_format_is_refused_by_argparse(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["latex", "x.toml", "--format", "pdf"])
+    assert exit_.value.code == 2
+    assert capsys.readouterr().err == (
+        "symce: error: argument --format: invalid choice: 'pdf' (choose from 'tex', 'md')\n")
+
+
+def test_cli_malformed_file_exits_2(fake_check, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bad.toml").write_text("title = 3\n")
+    assert cli.main(["latex", "bad.toml"]) == 2
+    assert capsys.readouterr().err == "symce: error: bad.toml, title: expected string, found integer\n"
+
+
+# --- compiled, as a reader sees it --------------------------------------------------
+
+@pytest.mark.skipif(not (shutil.which("pdflatex") and shutil.which("pdftoppm")),
+                    reason="pdflatex and pdftoppm are not installed "
+                           "(Debian: apt-get install texlive-latex-base poppler-utils)")
+@pytest.mark.parametrize("path", DERIVATIONS, ids=[p.name for p in DERIVATIONS])
+def test_standalone_compiles_and_renders_page_one(path, tmp_path):
+    (tmp_path / "notes.tex").write_text(render_document(proved(load(path))), encoding="utf-8")
+    run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "notes.tex"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stdout[-2000:]
+    log = (tmp_path / "notes.log").read_text(errors="replace")
+    assert "Overfull \\hbox" not in log
+    subprocess.run(["pdftoppm", "-png", "-r", "60", "-f", "1", "-l", "1", "notes.pdf", "page"],
+                   cwd=tmp_path, check=True, timeout=60)
+    pngs = list(tmp_path.glob("page*.png"))
+    assert len(pngs) == 1 and pngs[0].stat().st_size > 1000
+    assert pngs[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
