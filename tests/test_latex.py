@@ -347,6 +347,13 @@ def test_cli_renders_to_stdout_and_checks_once(fake_check, capsys, monkeypatch):
     assert fake_check[0] == ["derivations/softmax_cross_entropy.toml"]
 
 
+def test_cli_end_to_end_with_the_real_checker(capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    assert cli.main(["latex", "derivations/softmax_cross_entropy.toml", "--standalone"]) == 0
+    assert capsys.readouterr().out == (GOLDEN / "softmax_cross_entropy.standalone.tex").read_text(
+        encoding="utf-8")
+
+
 def test_cli_writes_the_output_file(fake_check, tmp_path, monkeypatch):
     monkeypatch.chdir(ROOT)
     out = tmp_path / "notes.tex"
@@ -419,7 +426,11 @@ def test_cli_malformed_file_exits_2(fake_check, tmp_path, capsys, monkeypatch):
                            "(Debian: apt-get install texlive-latex-base poppler-utils)")
 @pytest.mark.parametrize("path", DERIVATIONS, ids=[p.name for p in DERIVATIONS])
 def test_standalone_compiles_and_renders_page_one(path, tmp_path):
-    (tmp_path / "notes.tex").write_text(render_document(proved(load(path))), encoding="utf-8")
+    from symce.verify import check
+
+    # The real checker; a step it cannot prove is typeset marked, so the file still compiles.
+    report = check(load(path))
+    (tmp_path / "notes.tex").write_text(render_document(report, allow_unverified=True), encoding="utf-8")
     run = subprocess.run(["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "notes.tex"],
                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stdout[-2000:]
@@ -430,3 +441,10 @@ def test_standalone_compiles_and_renders_page_one(path, tmp_path):
     pngs = list(tmp_path.glob("page*.png"))
     assert len(pngs) == 1 and pngs[0].stat().st_size > 1000
     assert pngs[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_final_guard_fails_loudly():
+    from symce.latex import _guard
+
+    with pytest.raises(AssertionError, match=r"symce\.latex produced '\{%' near 'x \{% raw'"):
+        _guard("x {% raw")
