@@ -56,6 +56,22 @@ _RESERVED = set(FUNCTIONS) | set(RELATIONS) | {"k", "onehot", "simplex"}
 _TOML_TYPES = {str: "string", int: "integer", float: "float", bool: "boolean", dict: "table", list: "array"}
 
 
+def derivation_paths(paths: list[str]) -> list[str]:
+    """Files as given, folders replaced by the ``*.toml`` files inside them (sorted)."""
+    out = []
+    for path in paths:
+        if os.path.isdir(path):
+            found = sorted(os.path.join(path, n) for n in os.listdir(path) if n.endswith(".toml"))
+            if not found:
+                raise DerivationFormatError(f"{path}: folder holds no .toml derivation files")
+            out += [f for f in found if os.path.isfile(f)]
+        elif os.path.isfile(path):
+            out.append(path)
+        else:
+            raise DerivationFormatError(f"{path}: no such file or folder")
+    return out
+
+
 def load_derivation(path: str | os.PathLike) -> Derivation:
     """Read and validate the derivation file at ``path``."""
     path = os.fspath(path)

@@ -23,19 +23,20 @@ import time
 from dataclasses import dataclass
 from functools import partial
 
+import mpmath
 import sympy
 
 from .derivation import Case, Chain, Derivation, Step
 from .meaning import Meaning, is_zero, normal_form, sum_to_one
+from .probe import Point, Unevaluable
 from .timelimit import run_limited
 
 SMALL_K = (2, 3, 4, 5, 6)  # instances tried when symbolic k is undecided
 PROBE_K = (2, 3, 5)  # class counts probed numerically
-PROBES_PER_K = 6  # at most this many index placements probed per k
+PROBES_PER_K = 12  # at most this many index placements probed per k
 MAX_PLACEMENTS = 400  # give up enumerating placements beyond this (evidence drops to NUMERIC)
-DIGITS = 40  # significant digits of every numeric evaluation
-TOLERANCE = sympy.Float("1e-25")  # relative disagreement that counts as a difference
-FLOOR = sympy.Float("1e-100")  # below this both sides count as zero
+DIGITS = 50  # working precision (decimal digits) of a probe
+TOLERANCE = mpmath.mpf("1e-30")  # relative disagreement that counts as a difference
 
 
 class Evidence(enum.Enum):
@@ -88,6 +89,29 @@ class Report:
         if allow_numeric:
             ok.add(Evidence.NUMERIC)
         return all(r.evidence in ok for r in self.steps)
+
+    def line_of(self, result: StepResult) -> int | None:
+        """The file line of the step a result speaks of, when the loader found it."""
+        for chain in self.derivation.chains:
+            if chain.name == result.chain and 1 <= result.index <= len(chain.steps):
+                return chain.steps[result.index - 1].line
+        return None
+
+    def as_dict(self, allow_numeric: bool = False) -> dict:
+        """Plain data for JSON: the file, whether it passed, and one entry per step."""
+        steps = []
+        for r in self.steps:
+            cx = r.counterexample
+            steps.append({
+                "chain": r.chain, "step": r.index, "line": self.line_of(r), "reason": r.reason,
+                "evidence": r.evidence.name.lower(), "evidence_text": r.evidence.value,
+                "proved": r.evidence.proved,
+                "passed": r.evidence.proved or (allow_numeric and r.evidence is Evidence.NUMERIC),
+                "seconds": round(r.seconds, 4), "detail": r.detail,
+                "counterexample": None if cx is None else {"values": cx.values, "lhs": cx.lhs, "rhs": cx.rhs},
+            })
+        return {"path": self.derivation.path, "title": self.derivation.title,
+                "passed": self.passed(allow_numeric), "steps": steps}
 
     def first_failure(self, allow_numeric: bool = False) -> StepResult | None:
         """The first step that does not pass, or None."""
@@ -211,8 +235,10 @@ class _Instances:
         symbols = meaning.derivation.symbols
         self.vectors = {symbols[v]: symbols[v] for v in meaning.derivation.vectors
                         if isinstance(symbols[v], sympy.IndexedBase) and v not in meaning.defs}
+        used = left.free_symbols | right.free_symbols
         self.scalars = [o for o in symbols.values() if isinstance(o, sympy.Symbol)
-                        and o not in meaning.indices and o is not meaning.k]
+                        and o not in meaning.indices and o is not meaning.k and o in used]
+        self.used = {x.base for side in (left, right) for x in side.atoms(sympy.Indexed)}
 
     def placements(self, k: int, limit: int = MAX_PLACEMENTS) -> list[dict] | None:
         """Every placement of the free indices in 1..k that the case allows (None: too many)."""
@@ -244,46 +270,64 @@ class _Instances:
         return e
 
     def probe(self, k: int, placement: dict, rng: random.Random) -> Counterexample | int:
-        """Compare both sides at random points (one moderate, one with large logits).
+        """Compare both sides at two random points: moderate logits, and logits near +-500.
 
         Returns a Counterexample, or the number of points where both sides could be
-        evaluated and agreed.
+        evaluated and agreed. A disagreement must survive a second evaluation at more
+        than twice the precision; round-off would shrink, a real difference does not.
         """
-        left, right = self.instance(self.left, k, placement), self.instance(self.right, k, placement)
         agreed = 0
         for large in (False, True):
-            values = self._point(left, right, k, rng, large)
-            a = left.xreplace(values).evalf(DIGITS)
-            b = right.xreplace(values).evalf(DIGITS)
-            if not (_finite(a) and _finite(b)):
+            point = self._point(k, placement, rng, large)
+            try:
+                a, b = point.value(self.left, DIGITS), point.value(self.right, DIGITS)
+                if not (_finite(a) and _finite(b)):
+                    continue
+                if _close(a, b):
+                    agreed += 1
+                    continue
+                a2, b2 = point.value(self.left, 2 * DIGITS + 10), point.value(self.right, 2 * DIGITS + 10)
+            except (Unevaluable, ZeroDivisionError, OverflowError, ValueError):
                 continue
-            if abs(a - b) > TOLERANCE * max(abs(a), abs(b), FLOOR):
-                shown = {"k": str(k), **{str(s): str(v) for s, v in placement.items()}}
-                shown.update({str(s): str(v) for s, v in sorted(values.items(), key=lambda kv: str(kv[0]))
-                              if s in left.free_symbols | right.free_symbols})
-                return Counterexample(values=shown, lhs=_show(a), rhs=_show(b))
-            agreed += 1
+            if _close(a2, b2) or abs(a2 - b2) < abs(a - b) * mpmath.mpf(10) ** -DIGITS:
+                agreed += 1
+                continue
+            shown = {"k": str(k), **{str(s): str(v) for s, v in placement.items()}}
+            for base, values in point.vectors.items():
+                if base in self.used:
+                    shown.update({f"{base}[{n}]": mpmath.nstr(v, 8) for n, v in enumerate(values, 1)})
+            shown.update({f"{b_}[{n}]": mpmath.nstr(v, 8) for (b_, n), v in point.extra_values.items()})
+            shown.update({str(s): mpmath.nstr(v, 8) for s, v in point.scalars.items()})
+            return Counterexample(values=shown, lhs=mpmath.nstr(a2, 12), rhs=mpmath.nstr(b2, 12))
         return agreed
 
-    def _point(self, left, right, k: int, rng: random.Random, large: bool) -> dict:
-        atoms = set()
-        for side in (left, right):
-            atoms |= {x for x in side.atoms(sympy.Indexed) if x.base in self.vectors}
-        values = {}
-        for x in sorted(atoms, key=sympy.default_sort_key):
-            base = x.base
+    def _point(self, k: int, placement: dict, rng: random.Random, large: bool) -> Point:
+        offset = rng.choice((-1, 1)) * rng.randint(300, 700) if large else 0
+
+        def draw(base):
             if base in self.simplex:
-                values[x] = sympy.Rational(rng.randint(1, 99), 100 * k)
-            elif base.assumptions0.get("positive"):
-                values[x] = sympy.Rational(rng.randint(1, 5000), 1000)
-            elif large:
-                values[x] = sympy.Integer(rng.choice((-1, 1)) * rng.randint(300, 700))
-            else:
-                values[x] = sympy.Rational(rng.randint(-3000, 3000), 1000)
-        for s in self.scalars:
-            if s in left.free_symbols | right.free_symbols:
-                values[s] = sympy.Rational(rng.randint(1, 5000), 1000)
-        return values
+                return mpmath.mpf(rng.randint(1, 99)) / (100 * k)
+            if base.assumptions0.get("positive") or base.assumptions0.get("nonnegative"):
+                return mpmath.mpf(rng.randint(1, 5000)) / 1000
+            return offset + mpmath.mpf(rng.randint(-3000, 3000)) / 1000
+
+        vectors = {}
+        for base in self.vectors:
+            values = [draw(base) for _ in range(k)]
+            if base in self.simplex:
+                values[-1] = 1 - mpmath.fsum(values[:-1])
+            vectors[base] = values
+        extra_values: dict = {}
+
+        def extra(base, n):  # entries outside 1..k, reached by an index that is off by one
+            if base not in vectors:
+                raise Unevaluable(f"no values for {base}")
+            return extra_values.setdefault((base, n), draw(base))
+
+        scalars = {s: mpmath.mpf(rng.randint(1, 5000)) / 1000 for s in self.scalars}
+        point = Point({self.meaning.k: k, **placement}, vectors, scalars, extra)
+        point.extra_values = extra_values
+        return point
 
 
 def _unroll(e):
@@ -308,8 +352,8 @@ def _unroll(e):
 
 
 def _finite(x) -> bool:
-    return x.is_number and x.is_finite is not False and not x.has(sympy.nan, sympy.zoo)
+    return isinstance(x, int) or mpmath.isfinite(x)
 
 
-def _show(x) -> str:
-    return str(sympy.N(x, 12))
+def _close(a, b) -> bool:
+    return abs(a - b) <= TOLERANCE * max(abs(a), abs(b))
