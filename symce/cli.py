@@ -113,34 +113,158 @@ def _numeric_summary(k: int, assume: str) -> str:
 # --- check (issue 3) --------------------------------------------------------
 
 def _add_check(sub) -> None:
-    p = sub.add_parser("check", help="verify the steps of derivation files")
+    p = sub.add_parser("check", help="verify the steps of derivation files",
+                       description="Verify every step of derivation files; report the first wrong step.")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="derivation files (TOML) or folders of them")
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--allow-numeric", action="store_true",
+                   help="let steps with numeric evidence only pass (default: only proved steps pass)")
+    p.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
+                   help="time limit per step; a step that runs out is unverified (default: 10)")
     p.set_defaults(run=_run_check)
 
 
 def _run_check(args) -> int:
-    raise NotImplementedError
+    import json
+
+    from .errors import UsageError
+    from .load import derivation_paths, load_derivation
+    from .verify import check
+
+    if not args.timeout > 0:
+        raise UsageError(f"--timeout: expected a positive number of seconds, found {args.timeout}")
+    derivations = [load_derivation(p) for p in derivation_paths(args.paths)]  # all parsed before any is checked
+    reports = [check(d, timeout=args.timeout) for d in derivations]
+    passed = all(r.passed(args.allow_numeric) for r in reports)
+    if args.json:
+        doc = {"passed": passed, "allow_numeric": args.allow_numeric,
+               "files": [r.as_dict(args.allow_numeric) for r in reports]}
+        print(json.dumps(doc, indent=2))
+        return EXIT_OK if passed else EXIT_FAILED
+    for report in reports:
+        print(f"{report.derivation.path}: {report.derivation.title}")
+        for r in report.steps:
+            ok = r.evidence.proved or (args.allow_numeric and r.evidence.name == "NUMERIC")
+            print(f"  {'ok  ' if ok else 'FAIL'} {r.chain} step {r.index}: {r.evidence.value}"
+                  f" ({r.seconds:.2f} s) -- {r.reason}")
+    for report in reports:
+        bad = report.first_failure(args.allow_numeric)
+        if bad is None:
+            continue
+        line = report.line_of(bad)
+        at = f"{report.derivation.path}, chain {bad.chain!r}, step {bad.index}" + (f" (line {line})" if line else "")
+        print(f"first failing step: {at}: {bad.evidence.value}" + (f" ({bad.detail})" if bad.detail else ""))
+        if bad.counterexample is not None:
+            cx = bad.counterexample
+            print("  counterexample: " + ", ".join(f"{k} = {v}" for k, v in cx.values.items()))
+            print(f"  previous expression = {cx.lhs}")
+            print(f"  this step's expression = {cx.rhs}")
+        break
+    n = sum(len(r.steps) for r in reports)
+    good = sum(1 for r in reports for s in r.steps
+               if s.evidence.proved or (args.allow_numeric and s.evidence.name == "NUMERIC"))
+    print(f"{good} of {n} steps hold in {len(reports)} file{'s' if len(reports) != 1 else ''}"
+          + ("" if passed else f"; {n - good} do not"))
+    return EXIT_OK if passed else EXIT_FAILED
 
 
 # --- latex (issue 4) --------------------------------------------------------
 
 def _add_latex(sub) -> None:
-    p = sub.add_parser("latex", help="typeset a verified derivation")
+    from .latex import FORMATS
+
+    p = sub.add_parser("latex", help="typeset a verified derivation",
+                       description="Check a derivation file, then typeset its steps as lecture notes.")
+    p.add_argument("path", help="a derivation file (TOML)")
+    p.add_argument("--format", choices=FORMATS, default="tex",
+                   help="tex: LaTeX fragments (default); md: Markdown for Jekyll/kramdown with MathJax")
+    p.add_argument("--standalone", action="store_true",
+                   help="a complete LaTeX document (amsmath and amssymb only)")
+    p.add_argument("-o", "--output", metavar="FILE", help="write here (atomically) instead of stdout")
+    p.add_argument("--allow-unverified", action="store_true",
+                   help="typeset steps that did not pass, marked (unverified)")
     p.set_defaults(run=_run_latex)
 
 
 def _run_latex(args) -> int:
-    raise NotImplementedError
+    import os
+    import tempfile
+
+    from .latex import UnverifiedStepError, check_options, render
+    from .load import load_derivation
+    from .verify import check
+
+    check_options(args.format, args.standalone)  # refuse bad options before the slow check
+    report = check(load_derivation(args.path))  # checked once; the renderer reads this report
+    try:
+        text = render(report, format=args.format, standalone=args.standalone,
+                      allow_unverified=args.allow_unverified)
+    except UnverifiedStepError as exc:
+        print(f"symce: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    if args.output is None:
+        sys.stdout.write(text)
+        return EXIT_OK
+    # Atomic: a temporary file beside the target, renamed over it only once complete.
+    folder = os.path.dirname(os.path.abspath(args.output))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".symce-", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        print(f"symce: error: {args.output}: cannot write ({exc.strerror})", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+        os.replace(tmp, args.output)
+    except BaseException:
+        os.unlink(tmp)
+        raise
+    return EXIT_OK
 
 
 # --- export (issue 5) -------------------------------------------------------
 
 def _add_export(sub) -> None:
-    p = sub.add_parser("export", help="write a numeric module for loss and gradient")
+    from .export import BACKENDS, IDENTITIES
+    from .stable import EXPORT_ASSUMPTIONS
+
+    p = sub.add_parser("export", help="write a numeric module for loss and gradient",
+                       description="Write a standalone module with loss(z, y) and grad(z, y), "
+                                   "printed from the proved stable forms.")
+    # argparse lists the known names when a choice is unknown, and exits 2.
+    p.add_argument("identity", choices=IDENTITIES, help="the identity to export")
+    p.add_argument("--backend", choices=BACKENDS, default="numpy", help="array library (default: numpy)")
+    p.add_argument("--assume", choices=EXPORT_ASSUMPTIONS, default="simplex",
+                   help="assumption on y: simplex exports s - y, none exports s * sum(y) - y (default: simplex)")
+    p.add_argument("-o", "--output", metavar="FILE", help="write here (atomically) instead of stdout")
     p.set_defaults(run=_run_export)
 
 
 def _run_export(args) -> int:
-    raise NotImplementedError
+    import os
+    import tempfile
+
+    from .export import export_source
+
+    source = export_source(args.identity, backend=args.backend, assume=args.assume)
+    if args.output is None:
+        sys.stdout.write(source)
+        return EXIT_OK
+    target = os.path.abspath(args.output)
+    try:
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(target), prefix=".symce-export-", suffix=".py")
+        try:
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(source)
+            os.replace(tmp, target)  # readers see the old file or the whole new one, never a part
+        except BaseException:
+            os.unlink(tmp)
+            raise
+    except OSError as exc:
+        print(f"symce: error: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    print(f"symce: wrote {args.output} ({args.identity}, {args.backend}, assume {args.assume})", file=sys.stderr)
+    return EXIT_OK
 
 
 # --- entry point ------------------------------------------------------------
