@@ -256,7 +256,8 @@ class _Instances:
 
     def probe_plan(self, rng: random.Random) -> list[tuple[int, dict]]:
         plan = []
-        for k in PROBE_K:
+        concrete = self.meaning.derivation.k
+        for k in (concrete,) if concrete is not None else PROBE_K:
             placements = self.placements(k) or []
             if len(placements) > PROBES_PER_K:
                 placements = [placements[0], placements[-1]] + rng.sample(placements[1:-1], PROBES_PER_K - 2)
