@@ -1,0 +1,24 @@
+"""Every shipped derivation checks clean, every step proved."""
+
+from pathlib import Path
+
+import pytest
+
+from symce.load import load_derivation
+from symce.verify import check
+
+FILES = sorted((Path(__file__).parent.parent / "derivations").glob("*.toml"))
+
+
+@pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
+def test_derivation_checks_clean(path):
+    report = check(load_derivation(path))
+    failures = [(r.chain, r.index, r.evidence.value, r.detail) for r in report.steps if not r.evidence.proved]
+    assert failures == []
+    assert report.passed()
+
+
+def test_reference_is_proved_for_every_k():
+    report = check(load_derivation(Path(__file__).parent.parent / "derivations" / "softmax_cross_entropy.toml"))
+    assert {r.evidence.name for r in report.steps} == {"PROVED_ALL_K"}
+    assert len(report.steps) == 21

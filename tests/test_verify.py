@@ -1,0 +1,145 @@
+"""The step checker: evidence levels, counterexamples, the first wrong step, time limits."""
+
+import time
+from pathlib import Path
+
+import pytest
+
+import symce.verify as verify
+from symce.load import load_derivation, loads_derivation
+from symce.verify import Evidence, check
+
+WRONG = Path(__file__).parent / "fixtures" / "wrong"
+
+# fixture -> (chain, step) of the first step that must be rejected
+FIRST_FAILURE = {
+    "sign_error_i_ne_c": ("ds_c_dz_i_other", 2),
+    "s_c_times_one_minus_s_i": ("ds_c_dz_i_same", 4),
+    "forgot_minus_one": ("gradient", 3),
+    "square_dropped": ("ds_c_dz_i_same", 2),
+    "onehot_without_assumption": ("loss", 2),
+    "index_off_by_one": ("jacobian", 1),
+    "outer_derivative_sign": ("dL_ds_c", 2),
+}
+
+SMALL = '''
+title = "small"
+assumptions = ["onehot(y, c)"]
+[symbols]
+k = {k}
+indices = ["i", "j", "c"]
+vectors = {{ z = "real", y = "real" }}
+[definitions]
+"s[i]" = "exp(z[i]) / Sum(exp(z[j]), (j, 1, k))"
+[[chains]]
+name = "x"
+start = "Derivative(s[c], z[i])"
+steps = [
+  {{ expr = "s[c] * (KroneckerDelta(i, c) - s[i])", reason = "quotient rule, both cases" }},
+  {{ expr = "s[c] * (1 - s[i])", reason = "wrong unless i = c" }},
+]
+'''
+
+
+def test_every_wrong_fixture_is_listed():
+    assert sorted(p.stem for p in WRONG.glob("*.toml")) == sorted(FIRST_FAILURE)
+
+
+@pytest.mark.parametrize("name", sorted(FIRST_FAILURE))
+def test_wrong_fixture_rejected_at_its_step(name):
+    report = check(load_derivation(WRONG / f"{name}.toml"))
+    bad = report.first_failure()
+    assert (bad.chain, bad.index) == FIRST_FAILURE[name]
+    assert bad.evidence is Evidence.FAILS
+    cx = bad.counterexample
+    assert cx is not None and cx.lhs != cx.rhs
+    assert "k" in cx.values and any(key.startswith("z[") for key in cx.values)
+    # every step before it is still proved: the checker blames the right step, not a neighbour
+    before = report.steps[: report.steps.index(bad)]
+    assert all(r.evidence.proved for r in before)
+
+
+def test_symbolic_k_proof_and_failure_with_counterexample():
+    report = check(loads_derivation(SMALL.format(k='"symbolic"')))
+    first, second = report.steps
+    assert first.evidence is Evidence.PROVED_ALL_K
+    assert second.evidence is Evidence.FAILS and not second.evidence.proved
+    values = second.counterexample.values
+    assert values["i"] != values["c"]  # the step only fails off the diagonal
+    assert not report.passed() and report.first_failure() is second
+
+
+def test_concrete_k_is_proved_for_that_k_only():
+    report = check(loads_derivation(SMALL.format(k=3)))
+    assert report.steps[0].evidence is Evidence.PROVED_FOR_K
+    assert report.steps[0].evidence.proved
+    assert report.steps[1].evidence is Evidence.FAILS
+    assert report.steps[1].counterexample.values["k"] == "3"
+
+
+def _undecided_for_symbolic_k(real):
+    """Stand-in for SymPy giving up whenever a sum over the symbolic k is left."""
+    def is_zero(d):
+        return False if any(str(s.limits[0][2]) == "k" for s in d.atoms(verify.sympy.Sum)) else real(d)
+    return is_zero
+
+
+def test_small_k_evidence_when_symbolic_k_is_undecided(monkeypatch):
+    monkeypatch.setattr(verify, "is_zero", _undecided_for_symbolic_k(verify.is_zero))
+    first = check(loads_derivation(SMALL.format(k='"symbolic"'))).steps[0]
+    assert first.evidence is Evidence.PROVED_SMALL_K
+    assert first.evidence.proved
+
+
+def test_numeric_evidence_is_not_a_proof(monkeypatch):
+    monkeypatch.setattr(verify, "is_zero", lambda d: False)
+    report = check(loads_derivation(SMALL.format(k='"symbolic"')))
+    first, second = report.steps
+    assert first.evidence is Evidence.NUMERIC and not first.evidence.proved
+    assert second.evidence is Evidence.FAILS  # probes still refute the wrong step
+    assert report.first_failure() is first
+    assert report.first_failure(allow_numeric=True) is second
+
+
+def test_time_limit_gives_unverified_never_passed(monkeypatch):
+    def slow(*args, **kwargs):
+        time.sleep(30)
+
+    monkeypatch.setattr(verify, "verify_step", slow)
+    start = time.perf_counter()
+    report = check(loads_derivation(SMALL.format(k='"symbolic"')), timeout=0.5)
+    assert time.perf_counter() - start < 10
+    assert [r.evidence for r in report.steps] == [Evidence.UNVERIFIED] * 2
+    assert "time limit of 0.5 s reached" in report.steps[0].detail
+    assert not report.passed(allow_numeric=True)
+
+
+def test_a_crash_in_the_checker_is_unverified(monkeypatch):
+    def broken(*args, **kwargs):
+        raise RecursionError("deep")
+
+    monkeypatch.setattr(verify, "verify_step", broken)
+    report = check(loads_derivation(SMALL.format(k='"symbolic"')))
+    assert report.steps[0].evidence is Evidence.UNVERIFIED
+    assert "RecursionError: deep" in report.steps[0].detail
+
+
+def test_report_as_dict_carries_counterexample_and_line():
+    report = check(loads_derivation(SMALL.format(k='"symbolic"')))
+    doc = report.as_dict()
+    assert doc["passed"] is False
+    assert doc["steps"][0]["evidence"] == "proved_all_k" and doc["steps"][0]["line"] == 14
+    assert set(doc["steps"][1]["counterexample"]) == {"values", "lhs", "rhs"}
+
+
+def test_held_name_convention_for_derivatives():
+    # d/ds_c of the cross-entropy holds s fixed: -y_c / s_c, then one-hot gives -1/s_c.
+    text = SMALL.format(k='"symbolic"').replace(
+        '"s[i]" = "exp(z[i]) / Sum(exp(z[j]), (j, 1, k))"',
+        '"s[i]" = "exp(z[i]) / Sum(exp(z[j]), (j, 1, k))"\nL = "-Sum(y[j] * log(s[j]), (j, 1, k))"')
+    text = text.replace('start = "Derivative(s[c], z[i])"', 'start = "Derivative(L, s[c])"')
+    text = text.replace('"s[c] * (KroneckerDelta(i, c) - s[i])"', '"-1 / s[c]"')
+    text = text.replace('"s[c] * (1 - s[i])"', '"-1 / s[i]"')
+    first, second = check(loads_derivation(text)).steps
+    assert first.evidence is Evidence.PROVED_ALL_K
+    assert second.evidence is Evidence.FAILS
