@@ -137,7 +137,8 @@ class _InPlaceWriter:
     # -- rows
     def row(self, e) -> str:
         """Print a row expression, first hoisting Sums over arrays into named rows."""
-        sums = sorted(e.atoms(sympy.Sum), key=self._writes_buffer)
+        # Sums that only read come before the one that reuses the buffer; then a fixed order.
+        sums = sorted(e.atoms(sympy.Sum), key=lambda s: (self._writes_buffer(s), sympy.default_sort_key(s)))
         subs = {}
         for s in sums:
             f = s.function
@@ -362,7 +363,8 @@ Arrays have classes on the last axis and any leading batch axes: z and y of
 shape (..., k); loss returns shape (...) and grad shape (..., k), in the
 floating dtype of the inputs (float32 stays float32, float64 stays float64).
 Both are computed at z - m with m the row maximum and the loss in log-sum-exp
-form, so any finite logits (1e300 included) give finite results.
+form, so finite logits give finite results, 1e300 included (as long as
+max(z) - min(z) in a row is itself a finite float).
 Mismatched shapes or non-numeric input raise ValueError naming both shapes.
 NaN in a row of z or y gives NaN in that row of the result and in no other row.
 
@@ -377,7 +379,7 @@ def export_source(identity: str = "softmax-ce", backend: str = "numpy", assume: 
     The module imports only its backend (numpy, torch or jax). ``assume="simplex"``
     (y sums to 1) exports ``s - y``; ``assume="none"`` exports ``s * sum(y) - y``.
 
-    >>> "numpy.multiply(out, r0/r1, out=out)" in export_source(assume="none")
+    >>> "numpy.multiply(out, r1/r0, out=out)" in export_source(assume="none")
     True
     >>> export_source("mse")
     Traceback (most recent call last):
