@@ -172,6 +172,11 @@ def _split_sum(f, j, low, high, k, in_range) -> sympy.Basic:
 
 def _picking_delta(factors, j, low, high, k, in_range):
     """A factor ``KroneckerDelta(j, a)`` with ``a`` surely inside the summation range."""
+    # SymPy's own Sum(KroneckerDelta(i, j) * f(j), (j, 1, k)).doit() returns a Piecewise
+    # guarded by 1 <= i <= k that it cannot discharge from the summation limits
+    # (sympy/sympy#13993), and simplify() on such Sum/Piecewise mixes can even free the
+    # bound index (sympy/sympy#27359). We know the range of every index, so we pick the
+    # term ourselves and never hand a delta-sum to doit() or simplify().
     for x in factors:
         if isinstance(x, KroneckerDelta) and j in x.args:
             a = x.args[1] if x.args[0] == j else x.args[0]
