@@ -38,7 +38,7 @@ import sympy
 
 from .derivation import Assumption, Case, Chain, Definition, Derivation, Notation, Step
 from .errors import DerivationFormatError, UnsafeExpressionError
-from .parse import FUNCTIONS, RELATIONS, parse_expression
+from .parse import FUNCTIONS, RELATIONS, read_expression
 
 MAX_FILE_BYTES = 1_000_000  # a derivation is a few KB; a megabyte is already absurd
 MAX_STEPS = 500  # over all chains
@@ -146,7 +146,7 @@ class _Loader:
         return value
 
     def expression(self, text: str, where: str, relations: bool = False) -> sympy.Basic:
-        return parse_expression(text, self.names, where=f"{self.path}, {where}", relations=relations)
+        return read_expression(text, self.names, where=f"{self.path}, {where}", relations=relations)
 
     # --- sections -----------------------------------------------------------
 

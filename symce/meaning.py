@@ -234,7 +234,9 @@ def is_zero(d: sympy.Basic) -> bool:
 def _opaque(d: sympy.Basic) -> sympy.Basic:
     table = {}
     for s in sorted(d.atoms(Sum), key=sympy.default_sort_key):
-        positive = bool(s.function.is_positive)
+        # Positive only when the range is surely non-empty: Sum(..., (j, 1, k - 1)) is 0 at k = 1.
+        (_, low, high), = s.limits[-1:]
+        positive = bool(s.function.is_positive) and len(s.limits) == 1 and bool((high - low).is_nonnegative)
         table[s] = Dummy("S", positive=True) if positive else Dummy("S", real=True)
     d = d.xreplace(table)
     deltas = {x: Dummy("delta", nonnegative=True) for x in d.atoms(KroneckerDelta)}

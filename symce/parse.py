@@ -9,9 +9,9 @@ before they are computed, so ``9**9**9**9`` is refused in microseconds.
 >>> import sympy
 >>> i = sympy.Symbol("i", integer=True, positive=True)
 >>> z = sympy.IndexedBase("z", real=True)
->>> parse_expression("exp(z[i]) / 2", {"i": i, "z": z})
+>>> read_expression("exp(z[i]) / 2", {"i": i, "z": z})
 exp(z[i])/2
->>> parse_expression("().__class__", {}, where="f.toml, step 1")
+>>> read_expression("().__class__", {}, where="f.toml, step 1")
 Traceback (most recent call last):
 ...
 symce.errors.UnsafeExpressionError: f.toml, step 1: attribute access ('.__class__') is not allowed
@@ -62,7 +62,7 @@ _REFUSED = {
 }
 
 
-def parse_expression(
+def read_expression(
     text: str,
     names: Mapping[str, sympy.Basic],
     *,
@@ -75,11 +75,11 @@ def parse_expression(
     ``IndexedBase`` for a vector, a number for a concrete ``k``). ``relations``
     admits ``Eq``/``Ne`` (used for cases). ``where`` prefixes every message.
 
-    >>> parse_expression("__import__('os')", {})
+    >>> read_expression("__import__('os')", {})
     Traceback (most recent call last):
     ...
     symce.errors.UnsafeExpressionError: <expression>: name '__import__' is not allowed (dunder names are refused)
-    >>> parse_expression("9**9**9**9", {})
+    >>> read_expression("9**9**9**9", {})
     Traceback (most recent call last):
     ...
     symce.errors.UnsafeExpressionError: <expression>: exponent 387420489 is too large (at most 64 in absolute value)

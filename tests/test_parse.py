@@ -7,7 +7,7 @@ import sympy
 
 from symce.errors import DerivationFormatError, UnsafeExpressionError
 from symce.load import load_derivation, loads_derivation
-from symce.parse import parse_expression
+from symce.parse import read_expression
 
 I, J, C = sympy.symbols("i j c", integer=True, positive=True)
 K = sympy.Symbol("k", integer=True, positive=True)
@@ -28,7 +28,7 @@ steps = [{ expr = "exp(z[i])", reason = "nothing changes" }]
 
 
 def parse(text):
-    return parse_expression(text, NAMES, where="f.toml, chain 'x', step 1")
+    return read_expression(text, NAMES, where="f.toml, chain 'x', step 1")
 
 
 @pytest.mark.parametrize("text, expected", [
