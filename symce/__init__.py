@@ -1,7 +1,7 @@
 """symce: prove, check, typeset and export the gradient identities of machine learning.
 
 The data flow, one module per stage: ``expressions`` (softmax, losses) ->
-``prove`` (the gradient identity, component by component); ``parse`` / ``load``
+``proof`` (the gradient identity, component by component); ``parse`` / ``load``
 (derivation files, no eval) -> ``derivation`` (the data model) -> ``verify``
 (each step) -> ``latex`` (lecture notes); ``stable`` (proved stable forms) ->
 ``numeric`` / ``export`` (lambdified checks, generated code). ``cli`` only
@@ -18,7 +18,7 @@ from .errors import DerivationFormatError, ProofError, SymceError, UnsafeExpress
 _LAZY = {
     "softmax_ce": "expressions", "softmax_ce_symbolic": "expressions",
     "SoftmaxCE": "expressions", "SymbolicSoftmaxCE": "expressions",
-    "prove": "prove", "Proof": "prove",
+    "prove": "proof", "Proof": "proof",
     "load_derivation": "load", "loads_derivation": "load",
     "Derivation": "derivation", "Chain": "derivation", "Step": "derivation",
     "check": "verify", "Report": "verify", "StepResult": "verify", "Evidence": "verify",

@@ -38,7 +38,7 @@ def _k_value(text: str) -> int:
 
 
 def _add_prove(sub) -> None:
-    from .prove import ASSUMPTIONS, FORMS, IDENTITIES
+    from .proof import ASSUMPTIONS, FORMS, IDENTITIES
 
     p = sub.add_parser("prove", help="prove a gradient identity",
                        description="Prove dL/dz_i for every component by exact symbolic algebra.")
@@ -75,7 +75,7 @@ class _Progress:
 
 
 def _run_prove(args) -> int:
-    from .prove import ASSUMPTIONS, prove
+    from .proof import ASSUMPTIONS, prove
 
     ok = True
     for k in (args.k or [None]):

@@ -20,10 +20,10 @@ True
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import sympy
 from sympy.printing.numpy import JaxPrinter, NumPyPrinter
-from sympy.printing.pytorch import TorchPrinter
 
 from .errors import UsageError
 from .stable import EXPORT_ASSUMPTIONS, StableForms, stable_forms
@@ -56,8 +56,15 @@ class _NumPyArrayPrinter(_ArrayPrinterMixin, NumPyPrinter):
     pass
 
 
-class _TorchArrayPrinter(_ArrayPrinterMixin, TorchPrinter):
-    _reduce = "dim=-1, keepdim=True"
+def _torch_array_printer() -> type:
+    # sympy.printing.pytorch imports torch at its own import (about 1.5 s), so the
+    # printer class is built only when an export to torch asks for it.
+    from sympy.printing.pytorch import TorchPrinter
+
+    class _TorchArrayPrinter(_ArrayPrinterMixin, TorchPrinter):
+        _reduce = "dim=-1, keepdim=True"
+
+    return _TorchArrayPrinter
 
 
 class _JaxArrayPrinter(_ArrayPrinterMixin, JaxPrinter):
@@ -73,7 +80,7 @@ class _Backend:
     """What differs between backends: printer, in-place op names, scaffolding snippets."""
 
     name: str  # numpy, torch or jax
-    printer: type  # the array printer class
+    printer: Callable[[], type]  # returns the array printer class
     in_place: bool  # ops accept out=; False prints plain assignments
     ops: dict  # Add/Sub/Mul/Div -> function name
     vecdot: str  # row-wise dot product of two arrays, keeping a last axis of 1
@@ -83,15 +90,15 @@ class _Backend:
 
 _BACKENDS = {
     "numpy": _Backend(
-        "numpy", _NumPyArrayPrinter, True,
+        "numpy", lambda: _NumPyArrayPrinter, True,
         {"add": "numpy.add", "sub": "numpy.subtract", "mul": "numpy.multiply", "div": "numpy.divide"},
         "numpy.vecdot({a}, {b})[..., None]", "numpy.max(z, axis=-1, keepdims=True)", False),
     "torch": _Backend(
-        "torch", _TorchArrayPrinter, True,
+        "torch", _torch_array_printer, True,
         {"add": "torch.add", "sub": "torch.sub", "mul": "torch.mul", "div": "torch.div"},
         "torch.linalg.vecdot({a}, {b}).unsqueeze(-1)", "torch.amax(z, dim=-1, keepdim=True)", True),
     "jax": _Backend(
-        "jax", _JaxArrayPrinter, False,
+        "jax", lambda: _JaxArrayPrinter, False,
         {"add": "jax.numpy.add", "sub": "jax.numpy.subtract", "mul": "jax.numpy.multiply",
          "div": "jax.numpy.divide"},
         "jax.numpy.vecdot({a}, {b})[..., None]", "jax.numpy.max(z, axis=-1, keepdims=True)", False),
@@ -113,7 +120,7 @@ class _InPlaceWriter:
 
     def __init__(self, backend: _Backend, inputs: dict, buf: str):
         self.b = backend
-        self.p = backend.printer({"fully_qualified_modules": True})
+        self.p = backend.printer()({"fully_qualified_modules": True})
         self.names = dict(inputs)  # array symbol -> name of the array holding it
         self.buf = buf
         self.allocated = False

@@ -1,6 +1,6 @@
 """Numeric evidence beside the proof: the symbolic loss and gradient, lambdified and compared.
 
-The exact proof (``symce.prove``) is what establishes ``dL/dz_i = s_i * sum_j y_j - y_i``.
+The exact proof (``symce.proof``) is what establishes ``dL/dz_i = s_i * sum_j y_j - y_i``.
 This module is a cross-check of a different kind: it turns the *symbolic* loss and
 the *symbolic* gradient (SymPy's own derivative of the loss) into NumPy functions
 with ``sympy.lambdify`` and compares the gradient with central finite differences

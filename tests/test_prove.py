@@ -3,7 +3,7 @@ import sympy
 
 from symce.errors import UsageError
 from symce.expressions import softmax_ce, softmax_ce_symbolic
-from symce.prove import gradient, prove, symbolic_gradient
+from symce.proof import gradient, prove, symbolic_gradient
 
 
 @pytest.mark.parametrize("assume", ["none", "simplex", "onehot"])
