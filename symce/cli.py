@@ -66,11 +66,11 @@ class _Progress:
         self._next = self._start + quiet_for
         self._every = every
 
-    def __call__(self, done: int, total: int) -> None:
+    def __call__(self, what: str, done: int, total: int) -> None:
         now = self._clock()
         if now >= self._next:
             self._next = now + self._every
-            print(f"symce: {self._label}: {done}/{total} components ({now - self._start:.1f} s)",
+            print(f"symce: {self._label}: {done}/{total} {what} ({now - self._start:.1f} s)",
                   file=sys.stderr, flush=True)
 
 

@@ -48,7 +48,7 @@ DEFAULT_FORM = {"none": "general", "simplex": "s-y", "onehot": "onehot"}
 #: Identities the prover knows, by CLI name.
 IDENTITIES = ("softmax-ce",)
 
-Progress = Callable[[int, int], None]  # (components done, components in all)
+Progress = Callable[[str, int, int], None]  # (what is being counted, done, in all)
 
 
 @dataclass(frozen=True)
@@ -139,7 +139,7 @@ def _under(assume: str, m: SoftmaxCE, i: int, c: sympy.Symbol) -> dict:
     return {m.y_sum: sympy.Integer(1), m.y[i]: sympy.KroneckerDelta(i + 1, c)}
 
 
-def gradient(m: SoftmaxCE):
+def gradient(m: SoftmaxCE, progress: Progress | None = None):
     """Yield dL/dz_i for i = 1..k, in terms of the symbol S, and dF/dS first.
 
     Chain rule through the denominator: L(z) = F(z, S(z)), so
@@ -154,7 +154,12 @@ def gradient(m: SoftmaxCE):
     z_set = set(m.z)
     loss_terms = _terms_by_symbol(m.loss_in_S, z_set)
     den_terms = _terms_by_symbol(m.denominator, z_set)
-    dF_dS = sympy.factor_terms(m.loss_in_S.diff(m.S))
+    parts = []
+    for n, term in enumerate(sympy.Add.make_args(m.loss_in_S), start=1):
+        parts.append(term.diff(m.S))
+        if progress is not None and n % 100 == 0:
+            progress("terms of dL/dS", n, m.k)
+    dF_dS = sympy.factor_terms(sympy.Add(*parts))
     yield dF_dS
     for z_i in m.z:
         yield _sparse_diff(loss_terms, z_i) + dF_dS * _sparse_diff(den_terms, z_i)
@@ -164,7 +169,7 @@ def _prove_concrete(k: int, assume: str, form: str, numeric: bool, progress: Pro
     start = time.perf_counter()
     m = softmax_ce(k)
     c = sympy.Symbol("c", integer=True, positive=True)
-    components = gradient(m)
+    components = gradient(m, progress)
     dF_dS = next(components)
     lemmas = [f"dL/dS = {_show(dF_dS, m)} (chain rule through S = sum_j exp(z_j), computed once)"]
     if assume == "onehot":
@@ -176,7 +181,7 @@ def _prove_concrete(k: int, assume: str, form: str, numeric: bool, progress: Pro
             failing += 1
             first_residual = first_residual or _show(difference, m, i, c)
         if progress is not None and (i + 1) % 50 == 0:
-            progress(i + 1, k)
+            progress("components", i + 1, k)
     seconds = time.perf_counter() - start
     holds = failing == 0
     proof = Proof(

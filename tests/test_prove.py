@@ -69,5 +69,20 @@ def test_unknown_names_are_refused():
 
 def test_progress_is_reported():
     seen = []
-    prove(k=100, numeric=False, progress=lambda done, total: seen.append((done, total)))
-    assert seen == [(50, 100), (100, 100)]
+    prove(k=200, numeric=False, progress=lambda what, done, total: seen.append((what, done, total)))
+    assert seen == [("terms of dL/dS", 100, 200), ("terms of dL/dS", 200, 200),
+                    ("components", 50, 200), ("components", 100, 200),
+                    ("components", 150, 200), ("components", 200, 200)]
+
+
+def test_cli_progress_goes_to_stderr_after_the_quiet_period(capsys):
+    from symce.cli import _Progress
+
+    meter = _Progress("k = 9", quiet_for=0.0, every=0.0)
+    meter("components", 3, 9)
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("symce: k = 9: 3/9 components (")
+    quiet = _Progress("k = 9", quiet_for=3600.0)
+    quiet("components", 3, 9)
+    assert capsys.readouterr().err == ""
