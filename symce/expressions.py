@@ -81,8 +81,17 @@ def softmax_ce(k: int) -> SoftmaxCE:
     z = sympy.symbols(f"z_1:{k + 1}", real=True)
     y = sympy.symbols(f"y_1:{k + 1}", real=True)
     S = sympy.Symbol("S", positive=True)
-    loss = -sympy.Add(*[yi * sympy.log(sympy.exp(zi) / S) for zi, yi in zip(z, y)])
+    loss = sympy.Add(*[loss_term(zi, yi, S) for zi, yi in zip(z, y)])
     return SoftmaxCE(k, tuple(z), tuple(y), S, sympy.Add(*[sympy.exp(zi) for zi in z]), loss)
+
+
+def loss_term(z_i: sympy.Expr, y_i: sympy.Expr, S: sympy.Expr) -> sympy.Expr:
+    """One class's term of the cross-entropy, -y_i log(exp(z_i) / S); the loss is their sum.
+
+    >>> loss_term(*sympy.symbols("z y S"))
+    -y*log(exp(z)/S)
+    """
+    return -y_i * sympy.log(sympy.exp(z_i) / S)
 
 
 @dataclass(frozen=True)

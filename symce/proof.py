@@ -29,7 +29,7 @@ import sympy
 from sympy.simplify.simplify import factor_sum
 
 from .errors import UsageError
-from .expressions import SoftmaxCE, SymbolicSoftmaxCE, check_k, softmax_ce, softmax_ce_symbolic
+from .expressions import SoftmaxCE, SymbolicSoftmaxCE, check_k, loss_term, softmax_ce, softmax_ce_symbolic
 
 #: Assumptions on the target vector y, with the words a report uses for them.
 ASSUMPTIONS = {
@@ -257,8 +257,19 @@ def _spot_check(m: SoftmaxCE, assume: str, form: str, digits: int = 60) -> str:
 
     rng = random.Random(0)
     k = m.k
-    loss = sympy.lambdify([m.z, m.y, m.S], m.loss_in_S, modules="mpmath")
-    den = sympy.lambdify([m.z], m.denominator, modules="mpmath")
+    # The loss is a sum of k copies of one term (expressions.loss_term); evaluating that
+    # term k times keeps the generated code small: lambdify of the whole k-term sum
+    # overflows Python's compiler stack (RecursionError) near k = 5000.
+    zs, ys = sympy.Dummy("z", real=True), sympy.Dummy("y", real=True)
+    term = sympy.lambdify([zs, ys, m.S], loss_term(zs, ys, m.S), modules="mpmath")
+    exp = sympy.lambdify([zs], sympy.exp(zs), modules="mpmath")
+
+    def den(z):
+        return mpmath.fsum(exp(v) for v in z)
+
+    def loss(z, y, S):
+        return mpmath.fsum(term(a, b, S) for a, b in zip(z, y))
+
     sample = sorted({0, k - 1, *rng.sample(range(k), min(k, 6))})
     worst, probes = mpmath.mpf(0), 0
     with mpmath.workdps(digits):

@@ -86,3 +86,11 @@ def test_cli_progress_goes_to_stderr_after_the_quiet_period(capsys):
     quiet = _Progress("k = 9", quiet_for=3600.0)
     quiet("components", 3, 9)
     assert capsys.readouterr().err == ""
+
+
+def test_loss_is_the_sum_of_its_terms():
+    """The spot check evaluates loss_term k times; that is the loss only if the loss is built from it."""
+    from symce.expressions import loss_term
+
+    m = softmax_ce(5)
+    assert m.loss_in_S == sympy.Add(*[loss_term(z, y, m.S) for z, y in zip(m.z, m.y)])
