@@ -51,6 +51,8 @@ class Step:
     reason: str  # why it equals the previous one, in the author's words
     source: str  # the expression text as written in the file
     line: int | None = None  # line in the file where the step's text starts, if known
+    # the reason as text and math alternating ("every ", y[j], " vanishes"); () = plain text
+    reason_parts: tuple[str | sympy.Basic, ...] = ()
 
     def _repr_latex_(self) -> str:
         """Jupyter display: ``= expr`` and its reason (typeset by ``symce.latex``)."""
@@ -69,6 +71,7 @@ class Chain:
     start_source: str  # its text as written
     steps: tuple[Step, ...]  # each equal to the one before
     case: Case | None = None  # the case the chain is checked under, if any
+    title_parts: tuple[str | sympy.Basic, ...] = ()  # the title as text and math; () = plain text
 
     def _repr_latex_(self) -> str:
         """Jupyter display: the chain as aligned equalities (typeset by ``symce.latex``)."""

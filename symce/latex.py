@@ -21,7 +21,6 @@ unless ``allow_unverified=True``, which marks each such step in the output.
 from __future__ import annotations
 
 import re
-import textwrap
 
 import sympy
 from sympy.core.function import AppliedUndef
@@ -199,7 +198,8 @@ class NotesPrinter(LatexPrinter):
                 tex, term = tex + " - ", -term
             elif n:
                 tex += " + "
-            tex += self._add_parens(self._print(term)) if term.is_Add else self._print(term)
+            # a + b + c is read (a + b) + c: a leading sum needs no brackets, a later one does
+            tex += self._add_parens(self._print(term)) if term.is_Add and n else self._print(term)
         return tex
 
     def _print_Mul(self, expr):
@@ -384,6 +384,102 @@ def escape_text(text: str, fmt: str = "tex") -> str:
     return "".join(table.get(ch, ch) for ch in " ".join(text.split()))
 
 
+# --- prose: text with math between backticks ----------------------------------
+
+def _prose(parts: tuple, plain: str) -> tuple:
+    """A reason's or title's pieces (text, math, text, ...); plain text when it has none."""
+    return parts or (plain,)
+
+
+def _escape_keeping_ends(text: str, fmt: str) -> str:
+    """``escape_text``, but a space at either end survives: it separates text from math."""
+    inner = escape_text(text, fmt)
+    if not inner:
+        return " " if text else ""
+    return (" " if text[:1].isspace() else "") + inner + (" " if text[-1:].isspace() else "")
+
+
+def _math_piece(tex: str) -> str:
+    # After \text{...} TeX reads a leading minus as binary (spaced); braces make it unary.
+    return "{" + tex + "}" if tex[:1] in "-+" else tex
+
+
+def _prose_inline(parts: tuple, tex, fmt: str) -> str:
+    """Prose for a paragraph or heading: text escaped for ``fmt``, math as inline formulas.
+
+    kramdown reads ``$$...$$`` inside a paragraph or heading as inline math.
+    """
+    dollar = "$" if fmt == "tex" else "$$"
+    return "".join(_escape_keeping_ends(p, fmt) if n % 2 == 0 else dollar + tex(p) + dollar
+                   for n, p in enumerate(parts)).strip()
+
+
+def _prose_in_math(parts: tuple, tex, text_fmt: str, command: str = r"\text") -> str:
+    """Prose inside a formula: ``\\text{every } \\mathbf{y}_j \\text{ vanishes}``."""
+    out = []
+    for n, p in enumerate(parts):
+        if n % 2:
+            out.append(_math_piece(tex(p)))
+        elif p.strip() or (p and 0 < n < len(parts) - 1):
+            out.append(command + "{" + _escape_keeping_ends(p, text_fmt) + "}")
+    return " ".join(out)
+
+
+def _prose_atoms(parts: tuple) -> list[tuple]:
+    """The units a reason is wrapped between: a word, with any math or punctuation
+    written against it (a piece of math followed by a comma stays one unit)."""
+    atoms, current = [], []
+    for n, part in enumerate(parts):
+        tokens = [part] if n % 2 else re.findall(r"\S+|\s+", part)
+        for token in tokens:
+            if isinstance(token, str) and token.isspace():
+                atoms, current = atoms + ([tuple(current)] if current else []), []
+            else:
+                current.append(token)
+    return atoms + ([tuple(current)] if current else [])
+
+
+def _visible_width(piece, tex) -> int:
+    """Roughly how many characters of text a piece takes on the page.
+
+    Math is measured by its printed symbols: a command (``\\partial``) counts one, a
+    relation or operator two for its spacing, bold and bracket sizing nothing.
+    """
+    if isinstance(piece, str):
+        return len(piece)
+    printed = re.sub(r"\\(mathbf|operatorname|left|right)\b", "", tex(piece))
+    printed = re.sub(r"\\[A-Za-z]+", "x", printed)
+    return len(re.sub(r"[\s{}^_]", "", printed)) + len(re.findall(r"[=+<>-]|xneq", printed))
+
+
+def _wrap_prose(parts: tuple, tex, width: int) -> list[tuple]:
+    """Greedy line filling, as ``textwrap`` does for words, over words and math alike.
+
+    Each line comes back as prose pieces again: text at even places, math at odd ones.
+    """
+    lines, line, used = [], [], 0
+    for atom in _prose_atoms(parts):
+        size = sum(_visible_width(p, tex) for p in atom)
+        if line and used + 1 + size > width:
+            lines.append(line)
+            line, used = [], 0
+        line, used = line + ([" "] if line else []) + list(atom), used + (1 if line else 0) + size
+    if line:
+        lines.append(line)
+    return [_alternate(line) for line in lines]
+
+
+def _alternate(pieces: list) -> tuple:
+    """Merge adjacent strings so that text and math alternate, starting and ending with text."""
+    out: list = [""]
+    for p in pieces:
+        if isinstance(p, str):
+            out[-1] += p
+        else:
+            out += [p, ""]
+    return tuple(out)
+
+
 # --- assembly ----------------------------------------------------------------
 
 _UNVERIFIED = r"\textbf{(unverified)}"
@@ -431,8 +527,10 @@ def _chain_rows(chain: Chain, tex, unverified: set[int], fmt: str = "tex") -> li
     rows = []
     for n, step in enumerate(chain.steps, start=1):
         lhs = tex(chain.start) + " " if n == 1 else ""
-        lines = textwrap.wrap(" ".join(step.reason.split()), REASON_WIDTH, break_long_words=False)
-        notes = [r"\text{" + escape_text(line, "tex" if fmt == "tex" else "mathjax") + "}" for line in lines]
+        lines = _wrap_prose(_prose(step.reason_parts, step.reason), tex, REASON_WIDTH)
+        notes = [_prose_in_math(line, tex, "tex" if fmt == "tex" else "mathjax") for line in lines]
+        if len(notes) == 1 and any(tall in notes[0] for tall in (r"\frac", r"\sum")):
+            notes[0] = r"\textstyle " + notes[0]  # a reason's fraction is set small, as in a line of text
         if n in unverified:
             notes = notes[:-1] + [(notes[-1] + r" \quad " if notes else "") + _UNVERIFIED]
         if len(notes) > 1:
@@ -471,13 +569,16 @@ def _sections(report: Report, fmt: str) -> list[str]:
         bad.setdefault(chain.name, {})[n] = r
     for chain in d.chains:
         if chain.title.strip():
-            out.append(heading(chain.title))
+            title = _prose_inline(_prose(chain.title_parts, chain.title), tex, fmt)
+            out.append(r"\subsection*{" + title + "}" if fmt == "tex" else "### " + title)
         if chain.case is not None:
             out.append(_case_label(math(chain.case.condition), fmt))
         out.append(display(_align(_chain_rows(chain, tex, set(bad.get(chain.name, {})), fmt))))
         for n, r in sorted(bad.get(chain.name, {}).items()):
             verdict = "it was not checked" if r is None else "its evidence: " + r.evidence.value
-            note = words(f"Step {n} ({chain.steps[n - 1].reason}) is not verified; {verdict}.")
+            step = chain.steps[n - 1]
+            note = (words(f"Step {n} (") + _prose_inline(_prose(step.reason_parts, step.reason), tex, fmt)
+                    + words(f") is not verified; {verdict}."))
             out.append((r"\noindent\textbf{Unverified.} " if fmt == "tex" else "**Unverified.** ") + note)
     return out
 
@@ -578,8 +679,8 @@ def render_markdown(report: Report, *, allow_unverified: bool = False) -> str:
 
 def repr_step(step: Step) -> str:
     """``Step._repr_latex_``: ``= expr`` with its reason, as one display."""
-    reason = r" \qquad \text{" + escape_text(step.reason) + "}" if step.reason.strip() else ""
-    return "$\\displaystyle = " + latex_expr(step.expr) + reason + "$"
+    reason = _prose_in_math(_prose(step.reason_parts, step.reason), latex_expr, "tex")
+    return "$\\displaystyle = " + latex_expr(step.expr) + (r" \qquad " + reason if reason else "") + "$"
 
 
 def repr_chain(chain: Chain, derivation: Derivation | None = None) -> str:
@@ -592,7 +693,8 @@ def repr_derivation(derivation: Derivation) -> str:
     tex = printer_for(derivation).doprint
     rows = []
     for chain in derivation.chains:
-        label = chain.title.strip() and r"&\textbf{" + escape_text(chain.title) + "}"
+        label = chain.title.strip() and "&" + _prose_in_math(
+            _prose(chain.title_parts, chain.title), tex, "tex", command=r"\textbf")
         if chain.case is not None:
             label = (label + r" \quad " if label else "&") + r"\text{Case } " + tex(chain.case.condition)
         rows += ([label] if label else []) + _chain_rows(chain, tex, set())

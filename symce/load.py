@@ -38,7 +38,7 @@ import sympy
 
 from .derivation import Assumption, Case, Chain, Definition, Derivation, Notation, Step
 from .errors import DerivationFormatError, UnsafeExpressionError
-from .parse import FUNCTIONS, RELATIONS, read_expression
+from .parse import FUNCTIONS, RELATIONS, read_expression, read_prose
 
 MAX_FILE_BYTES = 1_000_000  # a derivation is a few KB; a megabyte is already absurd
 MAX_STEPS = 500  # over all chains
@@ -147,6 +147,10 @@ class _Loader:
 
     def expression(self, text: str, where: str, relations: bool = False) -> sympy.Basic:
         return read_expression(text, self.names, where=f"{self.path}, {where}", relations=relations)
+
+    def prose(self, text: str, where: str) -> tuple:
+        """A reason or title: text with math between backticks, read like any expression."""
+        return read_prose(text, self.names, where=f"{self.path}, {where}")
 
     # --- sections -----------------------------------------------------------
 
@@ -319,13 +323,17 @@ class _Loader:
                     raise self.error(f"{at}, reason", "expected a reason, found an empty string")
                 line = self.line_of(raw["expr"], line)
                 expr = self.expression(raw["expr"], at)
-                steps.append(Step(expr=expr, reason=raw["reason"].strip(), source=raw["expr"], line=line or None))
+                reason = raw["reason"].strip()
+                steps.append(Step(expr=expr, reason=reason, source=raw["expr"], line=line or None,
+                                  reason_parts=self.prose(reason, f"{at}.reason")))
                 line = line or 0
             total += len(steps)
             if total > MAX_STEPS:
                 raise self.error(where, f"more than {MAX_STEPS} steps in the file")
-            out.append(Chain(name=name, title=chain.get("title", ""), start=start,
-                             start_source=chain["start"], steps=tuple(steps), case=case))
+            title = chain.get("title", "")
+            out.append(Chain(name=name, title=title, start=start,
+                             start_source=chain["start"], steps=tuple(steps), case=case,
+                             title_parts=self.prose(title, f"{where}.title")))
         return tuple(out)
 
     def line_of(self, source: str, after: int) -> int:

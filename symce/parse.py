@@ -68,12 +68,15 @@ def read_expression(
     *,
     where: str = "<expression>",
     relations: bool = False,
+    whole_vectors: bool = False,
 ) -> sympy.Basic:
     """Translate ``text`` into a SymPy expression using only ``names`` and the whitelist.
 
     ``names`` maps each declared name to its SymPy object (a ``Symbol``, an
     ``IndexedBase`` for a vector, a number for a concrete ``k``). ``relations``
-    admits ``Eq``/``Ne`` (used for cases). ``where`` prefixes every message.
+    admits ``Eq``/``Ne`` (used for cases). ``whole_vectors`` admits a vector's
+    bare name (``y``) as a plain symbol, for math in prose ("a one-hot ``y``").
+    ``where`` prefixes every message.
 
     >>> read_expression("__import__('os')", {})
     Traceback (most recent call last):
@@ -91,7 +94,7 @@ def read_expression(
             f"{where}: expression is {len(text)} characters long (at most {MAX_EXPRESSION_CHARS})"
         )
     tree = _parse_tree(text, where)
-    return _Builder(names, where, relations).build(tree.body)
+    return _Builder(names, where, relations, whole_vectors).build(tree.body)
 
 
 def _parse_tree(text: str, where: str) -> ast.Expression:
@@ -108,13 +111,94 @@ def _parse_tree(text: str, where: str) -> ast.Expression:
     return tree
 
 
+MAX_PROSE_PIECES = 32  # math pieces in one reason or title
+
+
+def read_prose(text: str, names: Mapping[str, sympy.Basic], *, where: str = "<text>") -> tuple:
+    """Split author text into words and math: the pieces between backticks are expressions.
+
+    A reason names math ("every `y[j]` vanishes"); typeset as text, ``y_j`` would show
+    its underscore. Each backticked piece is read by ``read_expression`` with the
+    same names and caps, so a reason is no way around the whitelist. A piece may be
+    one relation, ``a = b`` or ``a != b``, split at its single top-level operator;
+    a bare vector name (``y``) means the whole vector. The result alternates text
+    (``str``, possibly empty) and SymPy objects, starting and ending with text.
+
+    >>> i = sympy.Symbol("i", integer=True)
+    >>> y = sympy.IndexedBase("y")
+    >>> read_prose("every `y[i]` vanishes except `y[i] = 1`", {"i": i, "y": y})
+    ('every ', y[i], ' vanishes except ', Eq(y[i], 1), '')
+    >>> read_prose("the `y[i` term", {"i": i, "y": y}, where="f.toml, step 2.reason")
+    Traceback (most recent call last):
+    ...
+    symce.errors.DerivationFormatError: f.toml, step 2.reason: cannot read `y[i`: not a valid expression ('[' was never closed): 'y[i'
+    >>> read_prose("an odd ` backtick", {}, where="f.toml, step 2.reason")
+    Traceback (most recent call last):
+    ...
+    symce.errors.DerivationFormatError: f.toml, step 2.reason: unmatched backtick; math goes between a pair of backticks, e.g. `y[c] = 1`
+    """
+    pieces = text.split("`")
+    if len(pieces) % 2 == 0:
+        raise DerivationFormatError(
+            f"{where}: unmatched backtick; math goes between a pair of backticks, e.g. `y[c] = 1`"
+        )
+    if len(pieces) // 2 > MAX_PROSE_PIECES:
+        raise UnsafeExpressionError(
+            f"{where}: {len(pieces) // 2} pieces of math between backticks (at most {MAX_PROSE_PIECES})"
+        )
+    out: list = []
+    for n, piece in enumerate(pieces):
+        out.append(_read_math_piece(piece, names, where) if n % 2 else piece)
+    return tuple(out)
+
+
+def _read_math_piece(piece: str, names: Mapping[str, sympy.Basic], where: str) -> sympy.Basic:
+    shown = piece if len(piece) <= 40 else piece[:37] + "..."
+    at = f"{where}: cannot read `{shown}`"
+    if not piece.strip():
+        raise DerivationFormatError(f"{at}: nothing between the backticks")
+
+    def read(part: str) -> sympy.Basic:
+        return read_expression(part, names, where=at, relations=True, whole_vectors=True)
+
+    relation = _top_level_relation(piece, at)
+    if relation is None:
+        return read(piece)
+    start, op = relation
+    lhs, rhs = read(piece[:start]), read(piece[start + len(op):])
+    return (sympy.Eq if op == "=" else sympy.Ne)(lhs, rhs, evaluate=False)
+
+
+def _top_level_relation(text: str, where: str) -> tuple[int, str] | None:
+    """Where the one ``=`` or ``!=`` outside brackets is, if there is one.
+
+    ``==``, ``<=`` and ``>=`` are left to the expression reader, which refuses them.
+    """
+    found, depth = [], 0
+    for n, ch in enumerate(text):
+        if ch in "([{":
+            depth += 1
+        elif ch in ")]}":
+            depth -= 1
+        elif depth == 0 and ch == "!" and text[n + 1:n + 2] == "=":
+            found.append((n, "!="))
+        elif (depth == 0 and ch == "=" and text[n - 1:n] not in ("=", "!", "<", ">")
+              and text[n + 1:n + 2] != "="):
+            found.append((n, "="))
+    if len(found) > 1:
+        raise DerivationFormatError(f"{where}: at most one '=' or '!=' in one piece of math")
+    return found[0] if found else None
+
+
 class _Builder:
     """One pass over a size-checked tree; each accepted node kind has one method."""
 
-    def __init__(self, names: Mapping[str, sympy.Basic], where: str, relations: bool):
+    def __init__(self, names: Mapping[str, sympy.Basic], where: str, relations: bool,
+                 whole_vectors: bool = False):
         self.names = names
         self.where = where
         self.relations = relations
+        self.whole_vectors = whole_vectors
 
     def refuse(self, what: str) -> UnsafeExpressionError:
         return UnsafeExpressionError(f"{self.where}: {what} is not allowed")
@@ -162,6 +246,8 @@ class _Builder:
             raise self.bad(f"unknown name {name!r} (declare it under [symbols] or [definitions])")
         obj = self.names[name]
         if isinstance(obj, sympy.IndexedBase):
+            if self.whole_vectors:
+                return sympy.Symbol(name)  # printed as the vector (bold); never checked
             raise self.bad(f"vector {name!r} needs an index, e.g. {name}[i]")
         return obj
 
