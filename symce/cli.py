@@ -1,17 +1,21 @@
 """The command line: argparse in, one call into the library, text out.
 
 Only this module prints. Exit codes: 0 the claim holds, 1 it does not (or could
-not be shown), 2 the input was malformed. A traceback reaching a user is a bug.
+not be shown), 2 the input was malformed, 3 symce itself failed (a bug: one line
+naming the exception, never dressed up as bad input). A traceback reaching a user
+is a bug.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from .errors import SymceError
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+MAX_TIMEOUT = 86400.0  # seconds per step; select() cannot wait for ever, and a day is plenty
 
 
 class _Parser(argparse.ArgumentParser):
@@ -133,6 +137,8 @@ def _run_check(args) -> int:
 
     if not args.timeout > 0:
         raise UsageError(f"--timeout: expected a positive number of seconds, found {args.timeout}")
+    if not args.timeout <= MAX_TIMEOUT:
+        raise UsageError(f"--timeout: expected at most {MAX_TIMEOUT:g} seconds, found {args.timeout:g}")
     derivations = [load_derivation(p) for p in derivation_paths(args.paths)]  # all parsed before any is checked
     reports = [check(d, timeout=args.timeout) for d in derivations]
     passed = all(r.passed(args.allow_numeric) for r in reports)
@@ -187,14 +193,12 @@ def _add_latex(sub) -> None:
 
 
 def _run_latex(args) -> int:
-    import os
-    import tempfile
-
     from .latex import UnverifiedStepError, check_options, render
     from .load import load_derivation
     from .verify import check
 
     check_options(args.format, args.standalone)  # refuse bad options before the slow check
+    target = None if args.output is None else _output_target(args.output)
     report = check(load_derivation(args.path))  # checked once; the renderer reads this report
     try:
         text = render(report, format=args.format, standalone=args.standalone,
@@ -202,23 +206,10 @@ def _run_latex(args) -> int:
     except UnverifiedStepError as exc:
         print(f"symce: {exc}", file=sys.stderr)
         return EXIT_FAILED
-    if args.output is None:
+    if target is None:
         sys.stdout.write(text)
-        return EXIT_OK
-    # Atomic: a temporary file beside the target, renamed over it only once complete.
-    folder = os.path.dirname(os.path.abspath(args.output))
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=".symce-", suffix=".tmp", dir=folder)
-    except OSError as exc:
-        print(f"symce: error: {args.output}: cannot write ({exc.strerror})", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.replace(tmp, args.output)
-    except BaseException:
-        os.unlink(tmp)
-        raise
+    else:
+        _write_output(args.output, target, text)
     return EXIT_OK
 
 
@@ -241,30 +232,70 @@ def _add_export(sub) -> None:
 
 
 def _run_export(args) -> int:
-    import os
-    import tempfile
-
     from .export import export_source
 
+    target = None if args.output is None else _output_target(args.output)
     source = export_source(args.identity, backend=args.backend, assume=args.assume)
-    if args.output is None:
+    if target is None:
         sys.stdout.write(source)
         return EXIT_OK
-    target = os.path.abspath(args.output)
+    _write_output(args.output, target, source)
+    print(f"symce: wrote {args.output} ({args.identity}, {args.backend}, assume {args.assume})", file=sys.stderr)
+    return EXIT_OK
+
+
+# --- -o FILE (latex, export) -------------------------------------------------
+
+def _output_target(path: str) -> str:
+    """The file ``-o path`` will write, refused at once when it cannot be a file.
+
+    A symbolic link is followed, so that the file it names is written and the link
+    stays a link.
+    """
+    from .errors import UsageError
+
+    if not path:
+        raise UsageError(f"-o: expected a file name, found {path!r}")
+    target = os.path.realpath(path)
+    if os.path.isdir(target):
+        raise UsageError(f"{path}: cannot write (it is a folder; give a file name)")
+    return target
+
+
+def _write_output(path: str, target: str, text: str) -> None:
+    """Write ``text`` to ``target`` so that no reader ever sees half of it.
+
+    A regular file (or a new one) is written beside the target and renamed over it
+    once complete, with the permissions the old file had or the umask allows. A
+    device or a pipe (``-o /dev/stdout``) cannot be replaced, so it is written in place.
+    """
+    import stat
+    import tempfile
+
+    from .errors import UsageError
+
     try:
-        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(target), prefix=".symce-export-", suffix=".py")
+        if os.path.exists(target) and not os.path.isfile(target):
+            with open(target, "w", encoding="utf-8", newline="\n") as fh:
+                fh.write(text)
+            return
+        if os.path.exists(target):
+            mode = stat.S_IMODE(os.stat(target).st_mode)
+        else:
+            umask = os.umask(0)
+            os.umask(umask)
+            mode = 0o666 & ~umask
+        fd, tmp = tempfile.mkstemp(prefix=".symce-", suffix=".tmp", dir=os.path.dirname(target))
         try:
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(source)
-            os.replace(tmp, target)  # readers see the old file or the whole new one, never a part
+            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+                fh.write(text)
+            os.chmod(tmp, mode)  # mkstemp makes the file 0600
+            os.replace(tmp, target)
         except BaseException:
             os.unlink(tmp)
             raise
     except OSError as exc:
-        print(f"symce: error: cannot write {args.output}: {exc.strerror or exc}", file=sys.stderr)
-        return EXIT_BAD_INPUT
-    print(f"symce: wrote {args.output} ({args.identity}, {args.backend}, assume {args.assume})", file=sys.stderr)
-    return EXIT_OK
+        raise UsageError(f"{path}: cannot write ({exc.strerror or exc})") from None
 
 
 # --- entry point ------------------------------------------------------------
@@ -288,3 +319,7 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("symce: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # noqa: BLE001 - the last resort: symce's bug, said to be one
+        print(f"symce: internal error (a bug in symce, not in the input; please report it): "
+              f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_INTERNAL

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from typing import Any
 
 HAS_FORK = hasattr(os, "fork")
+_MAX_WAIT = 3600.0  # seconds one select() may block before the deadlines are looked at again
 
 
 def run_limited(jobs: list[Callable[[], Any]], *, timeout: float, parallel: int = 1) -> list[tuple[str, Any]]:
@@ -42,7 +43,9 @@ def run_limited(jobs: list[Callable[[], Any]], *, timeout: float, parallel: int 
                 fd, pid = _spawn(job)
                 running[fd] = [index, pid, time.monotonic() + timeout, bytearray()]
             wait = min(r[2] for r in running.values()) - time.monotonic()
-            ready, _, _ = select.select(list(running), [], [], max(0.0, wait))
+            # Capped: select() raises OverflowError for an infinite or huge timeout; the
+            # loop simply waits again, so a limit of inf means no limit.
+            ready, _, _ = select.select(list(running), [], [], min(max(0.0, wait), _MAX_WAIT))
             for fd in ready:
                 chunk = os.read(fd, 1 << 16)
                 if chunk:

@@ -379,7 +379,7 @@ def test_cli_unverified_step_exits_1_naming_it(fake_check, tmp_path, capsys, mon
     assert r"\textbf{(unverified)}" in out.read_text()
 
 
-def test_cli_failed_write_leaves_no_file(fake_check, tmp_path, monkeypatch):
+def test_cli_failed_write_leaves_no_file(fake_check, tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(ROOT)
 
     def broken_replace(src, dst):
@@ -387,8 +387,8 @@ def test_cli_failed_write_leaves_no_file(fake_check, tmp_path, monkeypatch):
 
     monkeypatch.setattr(os, "replace", broken_replace)
     out = tmp_path / "notes.tex"
-    with pytest.raises(OSError):
-        cli.main(["latex", "derivations/softmax_cross_entropy.toml", "-o", str(out)])
+    assert cli.main(["latex", "derivations/softmax_cross_entropy.toml", "-o", str(out)]) == 2
+    assert capsys.readouterr().err == f"symce: error: {out}: cannot write (No space left on device)\n"
     assert list(tmp_path.iterdir()) == []  # neither the target nor the temporary file
 
 
