@@ -30,6 +30,7 @@ symce.errors.DerivationFormatError: x.toml, title: expected string, found intege
 from __future__ import annotations
 
 import ast
+import itertools
 import os
 import tomllib
 from typing import Any
@@ -64,17 +65,33 @@ def derivation_paths(paths: list[str]) -> list[str]:
             found = sorted(os.path.join(path, n) for n in os.listdir(path) if n.endswith(".toml"))
             if not found:
                 raise DerivationFormatError(f"{path}: folder holds no .toml derivation files")
-            out += [f for f in found if os.path.isfile(f)]
+            for f in found:  # one skipped silently would let the rest pass without it
+                if not os.path.isfile(f):
+                    raise DerivationFormatError(f"{f}: {_not_a_file(f)}")
+            out += found
         elif os.path.isfile(path):
             out.append(path)
         else:
-            raise DerivationFormatError(f"{path}: no such file or folder")
+            raise DerivationFormatError(f"{path}: {_not_a_file(path)}")
     return out
+
+
+def _not_a_file(path: str) -> str:
+    """Why ``path`` is not a derivation file that can be read, in a few words."""
+    if os.path.isdir(path):
+        return "is a folder, not a derivation file"
+    if os.path.lexists(path) and not os.path.exists(path):
+        return "broken or looping symbolic link"
+    if os.path.exists(path):
+        return "not a regular file or folder"
+    return "no such file or folder"
 
 
 def load_derivation(path: str | os.PathLike) -> Derivation:
     """Read and validate the derivation file at ``path``."""
     path = os.fspath(path)
+    if os.path.lexists(path) and not os.path.isfile(path):  # a folder, a device, a dangling link
+        raise DerivationFormatError(f"{path}: {_not_a_file(path)}")
     try:
         size = os.path.getsize(path)
         if size > MAX_FILE_BYTES:
@@ -118,6 +135,7 @@ class _Loader:
         self.indices: list[sympy.Symbol] = []
         self.vectors: list[str] = []  # declared and defined
         self.declared_vectors: list[str] = []
+        self.ranks: dict[str, int] = {}  # vector name -> number of indices it takes
         self.k: int | None = None
 
     def error(self, where: str, message: str) -> DerivationFormatError:
@@ -145,8 +163,24 @@ class _Loader:
             raise self.error(where, f"expected {expected}, found {_type_name(value)}")
         return value
 
-    def expression(self, text: str, where: str, relations: bool = False) -> sympy.Basic:
-        return read_expression(text, self.names, where=f"{self.path}, {where}", relations=relations)
+    def expression(self, text: str, where: str, relations: bool = False,
+                   names: dict[str, sympy.Basic] | None = None) -> sympy.Basic:
+        expr = read_expression(text, self.names if names is None else names,
+                               where=f"{self.path}, {where}", relations=relations)
+        self.entries(expr, where)
+        return expr
+
+    def entries(self, expr: sympy.Basic, where: str) -> None:
+        """Every entry has as many indices as its vector takes, and no literal index outside 1..k."""
+        for entry in sorted(expr.atoms(sympy.Indexed), key=sympy.default_sort_key):
+            name = str(entry.base.label)
+            rank = self.ranks.get(name)
+            if rank is not None and len(entry.indices) != rank:
+                raise self.error(where, f"{name!r} takes {rank} ind{'ex' if rank == 1 else 'ices'}, "
+                                        f"found {len(entry.indices)} in {entry}")
+            for index in entry.indices:
+                if index.is_Integer and not (1 <= index <= (self.k or index)):
+                    raise self.error(where, f"index {index} of {entry} is outside 1..{self.k or 'k'}")
 
     def prose(self, text: str, where: str) -> tuple:
         """A reason or title: text with math between backticks, read like any expression."""
@@ -212,20 +246,47 @@ class _Loader:
                 if section == "vectors":
                     self.vectors.append(name)
                     self.declared_vectors.append(name)
+                    self.ranks[name] = 1
 
     def definitions(self, data: dict) -> tuple[Definition, ...]:
         out = []
-        for target, body_text in data.items():
+        for n, (target, body_text) in enumerate(data.items()):
             where = f"definitions.{target!r}"
             self.typed(body_text, where, str)
             name, params = self.target(target, where)
-            body = self.expression(body_text, where)
             obj = sympy.IndexedBase(name) if params else sympy.Symbol(name)
+            # This and later definitions are visible, so that a use of one is named as
+            # such rather than as an unknown name; then refused, since unfolding a
+            # definition that reaches itself would never end.
+            later = {name: obj, **self.pending(list(data)[n + 1:])}
+            later = {key: value for key, value in later.items() if key not in self.names}
+            body = self.expression(body_text, where, names={**later, **self.names})
+            self.earlier_only(body, name, later, where)
             self.declare(name, where, obj)
             if params:
                 self.vectors.append(name)
+                self.ranks[name] = len(params)
             out.append(Definition(name=name, params=params, body=body, source=body_text))
         return tuple(out)
+
+    def pending(self, targets: list[str]) -> dict[str, sympy.Basic]:
+        """Names of the definitions still to come, as the objects they will be."""
+        out = {}
+        for target in targets:
+            try:
+                name, params = self.target(target, "")
+            except DerivationFormatError:
+                continue  # reported when its own turn comes
+            out.setdefault(name, sympy.IndexedBase(name) if params else sympy.Symbol(name))
+        return out
+
+    def earlier_only(self, body: sympy.Basic, name: str, later: dict, where: str) -> None:
+        used = body.free_symbols | {x.base for x in body.atoms(sympy.Indexed)}
+        for other, obj in later.items():
+            if obj in used:
+                if other == name:
+                    raise self.error(where, f"{name!r} refers to itself")
+                raise self.error(where, f"{other!r} is defined later; a definition may use only the ones above it")
 
     def target(self, text: str, where: str) -> tuple[str, tuple[sympy.Symbol, ...]]:
         """``"s[i]"`` -> ("s", (i,)); ``"L"`` -> ("L", ())."""
@@ -288,11 +349,32 @@ class _Loader:
             if not isinstance(cond, (sympy.Eq, sympy.Ne)):
                 raise self.error(where, f"expected Eq(a, b) or Ne(a, b), found {text!r}")
             a, b = cond.args
-            if not (a.is_integer and b.is_integer):
+            if not (a.is_integer and b.is_integer and cond.free_symbols & set(self.indices)):
                 raise self.error(where, f"expected a relation between indices, found {text!r}")
+            if not self.can_hold(cond):
+                # Checked under a case that never holds, every step would pass vacuously.
+                raise self.error(where, f"{text!r} never holds for indices in 1..{self.k or 'k'}")
             label = f"{a} {'=' if isinstance(cond, sympy.Eq) else '!='} {b}"
             out.append(Case(name=name, label=label, condition=cond))
         return tuple(out)
+
+    def can_hold(self, cond: sympy.Basic, limit: int = 10_000) -> bool:
+        """Whether some k (the file's, or 1..6) and some indices in 1..k satisfy ``cond``.
+
+        True also when there are too many placements to try: undecided is not refused.
+        """
+        indices = sorted(cond.free_symbols & set(self.indices), key=lambda s: s.name)
+        ks = (self.k,) if self.k is not None else range(1, 7)
+        if max(ks) ** len(indices) > limit:
+            return True
+        equal = isinstance(cond, sympy.Eq)
+        for k in ks:
+            for values in itertools.product(range(1, k + 1), repeat=len(indices)):
+                env = {self.names["k"]: sympy.Integer(k), **dict(zip(indices, map(sympy.Integer, values)))}
+                a, b = (side.xreplace(env) for side in cond.args)
+                if not (a.is_Integer and b.is_Integer) or (a == b) == equal:
+                    return True
+        return False
 
     def chains(self, data: list, cases: dict[str, Case]) -> tuple[Chain, ...]:
         if not data:
@@ -302,6 +384,8 @@ class _Loader:
             where = f"chains[{n}]"
             self.table(chain, where, _CHAIN, ("name", "start", "steps"))
             name = chain["name"]
+            if not name.strip():
+                raise self.error(f"{where}.name", f"expected a name, found {name!r}")
             where = f"chain {name!r}"
             if name in seen:
                 raise self.error(where, "chain name used twice")

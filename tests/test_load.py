@@ -1,0 +1,135 @@
+"""The loader against hostile files: paths that are not files, cases that never hold,
+definitions that use themselves or later ones, entries with the wrong number of indices.
+
+Each refusal is a ``DerivationFormatError`` whose text says where and what.
+(The parser's own refusals are in ``test_parse.py``.)
+"""
+
+import os
+
+import pytest
+
+from symce.errors import DerivationFormatError
+from symce.load import derivation_paths, load_derivation, loads_derivation
+
+MINIMAL = '''
+title = "t"
+[symbols]
+k = "symbolic"
+indices = ["i", "j", "c"]
+vectors = { z = "real" }
+[[chains]]
+name = "x"
+start = "exp(z[i])"
+steps = [{ expr = "exp(z[i])", reason = "nothing changes" }]
+'''
+
+
+def load(text):
+    return loads_derivation(text, path="f.toml")
+
+
+# --- paths -------------------------------------------------------------------------
+
+def test_folder_whose_toml_entries_are_broken_links_is_refused(tmp_path):
+    # Before: the dangling links were dropped silently and `symce check` passed
+    # "0 of 0 steps" with exit 0 -- a pass for files that were never read.
+    (tmp_path / "a.toml").symlink_to(tmp_path / "gone.toml")
+    with pytest.raises(DerivationFormatError,
+                       match=rf"^{tmp_path / 'a.toml'}: broken or looping symbolic link$"):
+        derivation_paths([str(tmp_path)])
+
+
+def test_broken_link_among_good_files_is_not_skipped(tmp_path):
+    (tmp_path / "a.toml").write_text(MINIMAL)
+    (tmp_path / "b.toml").symlink_to(tmp_path / "b.toml")  # a loop
+    with pytest.raises(DerivationFormatError, match=r"b\.toml: broken or looping symbolic link$"):
+        derivation_paths([str(tmp_path)])
+
+
+def test_path_that_is_not_a_file_or_folder_says_so(tmp_path):
+    with pytest.raises(DerivationFormatError, match=rf"^{os.devnull}: not a regular file or folder$"):
+        derivation_paths([os.devnull])
+    loop = tmp_path / "loop.toml"
+    loop.symlink_to(loop)
+    with pytest.raises(DerivationFormatError, match=r"loop\.toml: broken or looping symbolic link$"):
+        derivation_paths([str(loop)])
+    with pytest.raises(DerivationFormatError, match=r"^no/such\.toml: no such file or folder$"):
+        derivation_paths(["no/such.toml"])
+
+
+def test_loading_a_folder_or_a_device_says_what_it_is(tmp_path):
+    with pytest.raises(DerivationFormatError, match=rf"^{tmp_path}: is a folder, not a derivation file$"):
+        load_derivation(tmp_path)
+
+
+# --- cases -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("case, message", [
+    # Ne(i, i) once made every step of its chain "proved": KroneckerDelta(i, i) is 1,
+    # and putting 0 for it replaced every 1 in the step.
+    ("Ne(i, i)", r"f\.toml, cases\.a: 'Ne\(i, i\)' never holds for indices in 1\.\.k"),
+    ("Eq(i, 0)", r"f\.toml, cases\.a: 'Eq\(i, 0\)' never holds for indices in 1\.\.k"),
+    ("Eq(i, k + 5)", r"f\.toml, cases\.a: 'Eq\(i, k \+ 5\)' never holds for indices in 1\.\.k"),
+    ("Ne(1, 1)", r"f\.toml, cases\.a: expected a relation between indices, found 'Ne\(1, 1\)'"),
+    ("Eq(1, 2)", r"f\.toml, cases\.a: expected a relation between indices, found 'Eq\(1, 2\)'"),
+    ("Eq(k, 3)", r"f\.toml, cases\.a: expected a relation between indices, found 'Eq\(k, 3\)'"),
+])
+def test_a_case_must_be_able_to_hold(case, message):
+    text = MINIMAL.replace('[[chains]]', f'[cases]\na = "{case}"\n[[chains]]')
+    with pytest.raises(DerivationFormatError, match=message):
+        load(text)
+
+
+def test_a_case_that_holds_somewhere_is_kept():
+    text = MINIMAL.replace('[[chains]]', '[cases]\na = "Eq(i + 1, c)"\nb = "Ne(i, c)"\n[[chains]]')
+    assert [c.label for c in load(text).cases] == ["i + 1 = c", "i != c"]
+
+
+def test_a_case_for_a_concrete_k_is_judged_at_that_k():
+    text = MINIMAL.replace('k = "symbolic"', "k = 1").replace('[[chains]]', '[cases]\na = "Ne(i, c)"\n[[chains]]')
+    with pytest.raises(DerivationFormatError, match=r"cases\.a: 'Ne\(i, c\)' never holds for indices in 1\.\.1"):
+        load(text)
+
+
+# --- definitions -------------------------------------------------------------------
+
+@pytest.mark.parametrize("definitions, message", [
+    ('"s[i]" = "s[i] + 1"', r"f\.toml, definitions\.'s\[i\]': 's' refers to itself"),
+    ('L = "L + 1"', r"f\.toml, definitions\.'L': 'L' refers to itself"),
+    ('L = "M"\nM = "L"', r"f\.toml, definitions\.'L': 'M' is defined later; a definition may use only "
+                         r"the ones above it"),
+])
+def test_definitions_use_only_earlier_names_and_their_parameters(definitions, message):
+    with pytest.raises(DerivationFormatError, match=message):
+        load(MINIMAL.replace('[[chains]]', f'[definitions]\n{definitions}\n[[chains]]'))
+
+
+def test_a_definition_may_use_the_files_own_indices():
+    # c is one class throughout the file (as in onehot(y, c)), so "p = s[c]" is meaningful.
+    text = MINIMAL.replace('[[chains]]', '[definitions]\n"s[i]" = "exp(z[i])"\np = "s[c] + Sum(z[j], (j, 1, k))"\n[[chains]]')
+    assert [d.name for d in load(text).definitions] == ["s", "p"]
+
+
+# --- entries and names -------------------------------------------------------------
+
+@pytest.mark.parametrize("expr, message", [
+    ("z[i, j]", r"f\.toml, chain 'x', step 1: 'z' takes 1 index, found 2 in z\[i, j\]"),
+    ("s[i, j]", r"f\.toml, chain 'x', step 1: 's' takes 1 index, found 2 in s\[i, j\]"),
+    ("z[0]", r"f\.toml, chain 'x', step 1: index 0 of z\[0\] is outside 1\.\.k"),
+])
+def test_entries_take_as_many_indices_as_declared(expr, message):
+    text = MINIMAL.replace('[[chains]]', '[definitions]\n"s[i]" = "exp(z[i])"\n[[chains]]')
+    with pytest.raises(DerivationFormatError, match=message):
+        load(text.replace('expr = "exp(z[i])"', f'expr = "{expr}"'))
+
+
+def test_literal_index_beyond_a_concrete_k_is_refused():
+    text = MINIMAL.replace('k = "symbolic"', "k = 3").replace('expr = "exp(z[i])"', 'expr = "z[4]"')
+    with pytest.raises(DerivationFormatError, match=r"chain 'x', step 1: index 4 of z\[4\] is outside 1\.\.3"):
+        load(text)
+
+
+def test_chain_name_must_not_be_empty():
+    with pytest.raises(DerivationFormatError, match=r"f\.toml, chains\[0\]\.name: expected a name, found ''"):
+        load(MINIMAL.replace('name = "x"', 'name = ""'))
