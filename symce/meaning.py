@@ -117,7 +117,10 @@ def apply_case(e: sympy.Basic, condition: sympy.Basic) -> sympy.Basic:
         if isinstance(b, Symbol):
             return e.subs(b, a)
         return e
-    return e.xreplace({KroneckerDelta(a, b): sympy.S.Zero, KroneckerDelta(b, a): sympy.S.Zero})
+    # Only deltas: KroneckerDelta(i, i) evaluates to the number 1, and replacing that
+    # by 0 would rewrite every 1 in the expression.
+    deltas = (KroneckerDelta(a, b), KroneckerDelta(b, a))
+    return e.xreplace({d: sympy.S.Zero for d in deltas if isinstance(d, KroneckerDelta)})
 
 
 def fresh_bound(e: sympy.Basic) -> sympy.Basic:

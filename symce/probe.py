@@ -97,6 +97,10 @@ def _ev(e, env, point):  # noqa: C901 - one branch per node kind, flat on purpos
         if x == 0:
             raise Unevaluable("log of zero")
         return mpmath.log(x)
+    if isinstance(e, sympy.Abs):  # sqrt(z**2) of a real z becomes Abs(z)
+        return abs(_ev(e.args[0], env, point))
+    if isinstance(e, sympy.sign):  # the derivative of Abs
+        return mpmath.sign(_ev(e.args[0], env, point))
     if isinstance(e, sympy.KroneckerDelta):
         return int(_int(e.args[0], env, point) == _int(e.args[1], env, point))
     if isinstance(e, sympy.Sum):

@@ -299,7 +299,7 @@ class _Instances:
                     shown.update({f"{base}[{n}]": mpmath.nstr(v, 8) for n, v in enumerate(values, 1)})
             shown.update({f"{b_}[{n}]": mpmath.nstr(v, 8) for (b_, n), v in point.extra_values.items()})
             shown.update({str(s): mpmath.nstr(v, 8) for s, v in point.scalars.items()})
-            return Counterexample(values=shown, lhs=mpmath.nstr(a2, 12), rhs=mpmath.nstr(b2, 12))
+            return Counterexample(values=shown, lhs=_show(a2), rhs=_show(b2))
         return agreed
 
     def _point(self, k: int, placement: dict, rng: random.Random, large: bool) -> Point:
@@ -350,6 +350,11 @@ def _unroll(e):
             body = sympy.Add(*(body.xreplace({var: n}) for n in range(int(low), int(high) + 1)))
         return body
     return e.func(*(_unroll(a) for a in e.args))
+
+
+def _show(x) -> str:
+    """12 significant digits; a Python int (an exact integer value) would print every digit."""
+    return mpmath.nstr(mpmath.mpmathify(x), 12)
 
 
 def _finite(x) -> bool:

@@ -143,3 +143,55 @@ def test_held_name_convention_for_derivatives():
     first, second = check(loads_derivation(text)).steps
     assert first.evidence is Evidence.PROVED_ALL_K
     assert second.evidence is Evidence.FAILS
+
+
+# --- hostile steps: evidence never stronger than what was shown ---------------------
+
+ONE_STEP = '''
+title = "t"
+[symbols]
+k = "symbolic"
+indices = ["i", "j", "c"]
+vectors = {{ z = "real" }}
+[[chains]]
+name = "x"
+start = "{start}"
+steps = [{{ expr = "{expr}", reason = "r" }}]
+'''
+
+
+def test_a_case_that_removes_nothing_leaves_the_numbers_alone():
+    import sympy
+
+    from symce.meaning import apply_case
+
+    i = sympy.Symbol("i", integer=True, positive=True)
+    z = sympy.IndexedBase("z", real=True)
+    # KroneckerDelta(i, i) is the number 1; "putting 0 for it" once turned z[i] + 1 into z[i].
+    assert apply_case(z[i] + 1, sympy.Ne(i, i, evaluate=False)) == z[i] + 1
+
+
+def test_absolute_values_are_probed_so_a_wrong_step_fails():
+    # sqrt(z**2) is |z| for real z; the probes could not evaluate Abs, so this wrong
+    # step was "unverified, no probe could be evaluated" instead of failing.
+    result = check(loads_derivation(ONE_STEP.format(start="sqrt(z[i]**2)", expr="z[i]"))).steps[0]
+    assert result.evidence is Evidence.FAILS
+    cx = result.counterexample
+    assert float(cx.lhs) == abs(float(cx.rhs)) and float(cx.rhs) < 0
+
+
+def test_a_huge_value_in_a_counterexample_is_printed_short():
+    result = check(loads_derivation(ONE_STEP.format(start="z[i]", expr="1e308 * 10"))).steps[0]
+    assert result.evidence is Evidence.FAILS
+    assert result.counterexample.rhs == "1.0e+309"
+
+
+def test_a_step_that_keeps_sympy_busy_is_stopped_and_unverified():
+    # A true identity whose expansion has tens of thousands of terms: no mock, the
+    # real algebra runs into the per-step limit and the step is unverified, not passed.
+    start = "(z[i] + z[j] + z[c] + 1)**40 * (z[i] - z[j] + z[c] - 1)**40"
+    expr = "((z[i] + z[c])**2 - (z[j] + 1)**2)**40"
+    report = check(loads_derivation(ONE_STEP.format(start=start, expr=expr)), timeout=0.5)
+    assert report.steps[0].evidence is Evidence.UNVERIFIED
+    assert report.steps[0].detail == "time limit of 0.5 s reached"
+    assert not report.passed(allow_numeric=True)
