@@ -92,10 +92,13 @@ def main() -> None:
         times = {name: [] for name in rows}
         for name, fn in rows.items():  # warm-up: first-call costs are not the steady state
             fn(), fn()
-        for _ in range(rounds):
-            for name, fn in rows.items():
+        names = list(rows)
+        for r in range(rounds):
+            # Rotate who goes first: torch's worker threads keep spinning for a while after
+            # a torch call, and whatever runs right after it is slowed (1.5x seen here).
+            for name in names[r % len(names):] + names[:r % len(names)]:
                 start = time.perf_counter()
-                fn()
+                rows[name]()
                 times[name].append(time.perf_counter() - start)
         med = {name: statistics.median(t) * 1e3 for name, t in times.items()}
         if torch is not None:
