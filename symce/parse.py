@@ -59,6 +59,7 @@ _REFUSED = {
     ast.Await: "await",
     ast.Yield: "yield",
     ast.Slice: "slice",
+    ast.Tuple: "tuple (allowed only as the limits of Sum)",
 }
 
 
@@ -93,8 +94,21 @@ def read_expression(
         raise UnsafeExpressionError(
             f"{where}: expression is {len(text)} characters long (at most {MAX_EXPRESSION_CHARS})"
         )
+    _ascii_only(text, where)
     tree = _parse_tree(text, where)
-    return _Builder(names, where, relations, whole_vectors).build(tree.body)
+    expr = _Builder(names, where, relations, whole_vectors).build(tree.body)
+    if expr.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
+        raise DerivationFormatError(f"{where}: expression has no finite value: {text!r}")
+    return expr
+
+
+def _ascii_only(text: str, where: str) -> None:
+    """Refuse look-alikes: Python folds a full-width ``ｚ`` into ``z`` (NFKC) when it parses."""
+    for column, char in enumerate(text, start=1):
+        if not char.isascii():
+            raise DerivationFormatError(
+                f"{where}: character {char!r} (U+{ord(char):04X}) at column {column}; expressions are ASCII"
+            )
 
 
 def _parse_tree(text: str, where: str) -> ast.Expression:
@@ -327,9 +341,6 @@ class _Builder:
                 raise self.bad(f"index {index} of {name!r} is not an integer expression")
         return base[tuple(indices)] if len(indices) > 1 else base[indices[0]]
 
-    def _Tuple(self, node: ast.Tuple) -> sympy.Basic:
-        return sympy.Tuple(*(self.build(e) for e in node.elts))
-
     # --- calls --------------------------------------------------------------
 
     def _Call(self, node: ast.Call) -> sympy.Basic:
@@ -361,7 +372,10 @@ class _Builder:
 
     def _call_log(self, args):
         self._arity("log", args, 1)
-        return sympy.log(self.build(args[0]))
+        arg = self.build(args[0])
+        if arg.is_zero:
+            raise self.bad("log(0) has no finite value")
+        return sympy.log(arg)
 
     def _call_sqrt(self, args):
         self._arity("sqrt", args, 1)
@@ -389,6 +403,9 @@ class _Builder:
         var, low, high = (self.build(e) for e in limits.elts)
         if not (isinstance(var, sympy.Symbol) and var.is_integer):
             raise self.bad(f"Sum() index {var} is not a declared index symbol")
+        for bound in (low, high):
+            if bound.is_integer is not True:
+                raise self.bad(f"Sum() limit {bound} is not an integer expression")
         return sympy.Sum(body, (var, low, high))
 
     def _call_Derivative(self, args):
@@ -398,4 +415,7 @@ class _Builder:
         for v in variables:
             if not isinstance(v, (sympy.Symbol, sympy.Indexed)):
                 raise self.bad(f"Derivative() with respect to {v}: expected a name or an entry such as z[i]")
+            if v.is_integer:
+                raise self.bad(f"Derivative() with respect to {v}: an integer (the class count or an index)"
+                               " is not a variable")
         return sympy.Derivative(expr, *variables, evaluate=False)

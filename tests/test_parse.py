@@ -168,3 +168,38 @@ def test_reference_file_loads_with_lines_and_notation():
     assert d.k is None and d.notation.softmax_name == "s"
     assert [c.name for c in d.chains][:2] == ["loss", "dL_ds_c"]
     assert all(s.line for c in d.chains for s in c.steps)
+
+
+# --- found by a hostile user: each was accepted and left to the checker -------------
+
+@pytest.mark.parametrize("text, message", [
+    # A tuple made the checker crash ("unsupported operand type(s) for -"): unverified
+    # instead of a malformed-input error.
+    ("(z[i], z[j])", r"tuple \(allowed only as the limits of Sum\) is not allowed"),
+    ("Derivative(z[i], (z[i], 2))", r"tuple \(allowed only as the limits of Sum\) is not allowed"),
+    # Differentiating by an integer (the class count, an index) has no meaning; it gave 0.
+    ("Derivative(z[i], k)", r"Derivative\(\) with respect to k: an integer \(the class count or an index\)"
+                            r" is not a variable"),
+    ("Derivative(z[i], i)", r"Derivative\(\) with respect to i: an integer"),
+    ("Sum(z[j], (j, 1, z[i]))", r"Sum\(\) limit z\[i\] is not an integer expression"),
+    ("Sum(z[j], (j, 1/2, k))", r"Sum\(\) limit 1/2 is not an integer expression"),
+    # log(0) is SymPy's zoo: no value to check a step against.
+    ("log(0)", r"log\(0\) has no finite value"),
+    ("z[i] + log(1 - 1)", r"log\(0\) has no finite value"),
+])
+def test_refuses_what_has_no_meaning(text, message):
+    with pytest.raises(DerivationFormatError, match=r"^f\.toml, chain 'x', step 1: " + message):
+        parse(text)
+
+
+@pytest.mark.parametrize("text, shown", [
+    # Python folds the full-width z to z (NFKC), so the file would be read as z[i]
+    # while showing something else; the Cyrillic e merely gave "calling 'еxp'".
+    ("\uff5a[i]", r"'\uff5a' \(U\+FF5A\) at column 1"),
+    ("\u0435xp(z[i])", r"'\u0435' \(U\+0435\) at column 1"),
+    ("z[i] \u2212 1", r"'\u2212' \(U\+2212\) at column 6"),
+])
+def test_refuses_characters_outside_ascii(text, shown):
+    with pytest.raises(DerivationFormatError,
+                       match=r"^f\.toml, chain 'x', step 1: character " + shown + r"; expressions are ASCII"):
+        parse(text)
