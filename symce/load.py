@@ -210,8 +210,8 @@ class _Loader:
         )
 
     def declare(self, name: str, where: str, obj: sympy.Basic) -> None:
-        if not name.isidentifier() or name.startswith("_"):
-            raise self.error(where, f"expected a plain name, found {name!r}")
+        if not (name.isascii() and name.isidentifier()) or name.startswith("_"):
+            raise self.error(where, f"expected a plain ASCII name, found {name!r}")
         if name in _RESERVED:
             raise self.error(where, f"{name!r} is reserved")
         if name in self.names:
@@ -291,6 +291,8 @@ class _Loader:
     def target(self, text: str, where: str) -> tuple[str, tuple[sympy.Symbol, ...]]:
         """``"s[i]"`` -> ("s", (i,)); ``"L"`` -> ("L", ())."""
         shape = "expected a name or name[index, ...] with declared indices"
+        if not text.isascii():  # ast.parse would fold a full-width s into s (NFKC)
+            raise self.error(where, f"{shape}, found {text!r}")
         try:
             node = ast.parse(text, mode="eval").body
         except SyntaxError:
@@ -320,6 +322,8 @@ class _Loader:
     def assumption(self, text: str, where: str) -> Assumption:
         """``onehot(y, c)``: y_j = 1 if j = c else 0. ``simplex(y)``: y_j >= 0 and they add to 1."""
         shape = "expected onehot(vector, index) or simplex(vector)"
+        if not text.isascii():  # ast.parse would fold a full-width y into y (NFKC)
+            raise self.error(where, f"{shape}, found {text!r}")
         try:
             node = ast.parse(text, mode="eval").body
         except SyntaxError:

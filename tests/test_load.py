@@ -133,3 +133,19 @@ def test_literal_index_beyond_a_concrete_k_is_refused():
 def test_chain_name_must_not_be_empty():
     with pytest.raises(DerivationFormatError, match=r"f\.toml, chains\[0\]\.name: expected a name, found ''"):
         load(MINIMAL.replace('name = "x"', 'name = ""'))
+
+
+@pytest.mark.parametrize("change, message", [
+    (('vectors = { z = "real" }', 'vectors = { z = "real", "\uff59" = "real" }'),
+     r"f\.toml, symbols\.vectors\.\uff59: expected a plain ASCII name, found '\uff59'"),
+    (('indices = ["i", "j", "c"]', 'indices = ["i", "j", "c", "\u0430"]'),
+     r"f\.toml, symbols\.indices\[3\]: expected a plain ASCII name, found '\u0430'"),
+    # Python's parser folds the full-width s into s: this would define s, not what it shows.
+    (('[[chains]]', '[definitions]\n"\uff53[i]" = "exp(z[i])"\n[[chains]]'),
+     r"f\.toml, definitions\.'\uff53\[i\]': expected a name or name\[index, \.\.\.\] with declared indices"),
+    (('title = "t"', 'title = "t"\nassumptions = ["simplex(\uff5a)"]'),
+     r"f\.toml, assumptions\[0\]: expected onehot\(vector, index\) or simplex\(vector\), found 'simplex\(\uff5a\)'"),
+])
+def test_names_are_ascii(change, message):
+    with pytest.raises(DerivationFormatError, match=message):
+        load(MINIMAL.replace(*change))
