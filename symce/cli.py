@@ -104,6 +104,8 @@ def _run_prove(args) -> int:
             print(f"  spot check: {proof.numeric}")
         if args.numeric and k is not None:
             print(f"  numeric:    {_numeric_summary(k, args.assume)}")
+        elif args.numeric:
+            print("  numeric:    not run: the finite-difference check needs a concrete k (--k K)")
         print(f"  time:       {proof.seconds:.2f} s")
     return EXIT_OK if ok else EXIT_FAILED
 

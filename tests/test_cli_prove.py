@@ -48,3 +48,10 @@ def test_python_dash_m_runs_as_a_process():
                          capture_output=True, text=True)
     assert run.returncode == 2
     assert "Traceback" not in run.stderr
+
+
+def test_numeric_with_symbolic_k_says_it_needs_a_concrete_k(capsys):
+    # --numeric was silently dropped for --symbolic: asked-for evidence must not vanish unsaid.
+    assert main(["prove", "softmax-ce", "--symbolic", "--numeric"]) == 0
+    out = capsys.readouterr().out
+    assert "  numeric:    not run: the finite-difference check needs a concrete k (--k K)\n" in out
