@@ -288,15 +288,19 @@ class _Loader:
                     raise self.error(where, f"{name!r} refers to itself")
                 raise self.error(where, f"{other!r} is defined later; a definition may use only the ones above it")
 
+    def small_ast(self, text: str, where: str, shape: str) -> ast.AST:
+        """The syntax tree of a short ASCII text (a definition's target, an assumption), else an error."""
+        if not text.isascii():  # ast.parse would fold a full-width letter into ASCII (NFKC)
+            raise self.error(where, f"{shape}, found {text!r}")
+        try:
+            return ast.parse(text, mode="eval").body
+        except SyntaxError:
+            raise self.error(where, f"{shape}, found {text!r}") from None
+
     def target(self, text: str, where: str) -> tuple[str, tuple[sympy.Symbol, ...]]:
         """``"s[i]"`` -> ("s", (i,)); ``"L"`` -> ("L", ())."""
         shape = "expected a name or name[index, ...] with declared indices"
-        if not text.isascii():  # ast.parse would fold a full-width s into s (NFKC)
-            raise self.error(where, f"{shape}, found {text!r}")
-        try:
-            node = ast.parse(text, mode="eval").body
-        except SyntaxError:
-            raise self.error(where, f"{shape}, found {text!r}") from None
+        node = self.small_ast(text, where, shape)
         if isinstance(node, ast.Name):
             return node.id, ()
         if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name):
@@ -322,12 +326,7 @@ class _Loader:
     def assumption(self, text: str, where: str) -> Assumption:
         """``onehot(y, c)``: y_j = 1 if j = c else 0. ``simplex(y)``: y_j >= 0 and they add to 1."""
         shape = "expected onehot(vector, index) or simplex(vector)"
-        if not text.isascii():  # ast.parse would fold a full-width y into y (NFKC)
-            raise self.error(where, f"{shape}, found {text!r}")
-        try:
-            node = ast.parse(text, mode="eval").body
-        except SyntaxError:
-            raise self.error(where, f"{shape}, found {text!r}") from None
+        node = self.small_ast(text, where, shape)
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.keywords
                 and all(isinstance(a, ast.Name) for a in node.args)):
             raise self.error(where, f"{shape}, found {text!r}")
