@@ -328,18 +328,35 @@ def printer_for(derivation: Derivation | None = None) -> NotesPrinter:
 
 
 def _softmaxes(derivation: Derivation):
-    """Pairs (defined name, vector) for each definition of the form e^{v_p} / sum_j e^{v_j}."""
+    """Pairs (defined name, vector) for each definition of the form e^{v_p} / sum_j e^{v_j}.
+
+    The denominator may be a ``Sum`` or, for a concrete k, the k exponentials written out.
+    """
     for d in derivation.definitions:
         if len(d.params) != 1:
             continue
         numer, denom = fraction(d.body, exact=True)
-        if not (isinstance(numer, sympy.exp) and isinstance(numer.args[0], sympy.Indexed)
-                and isinstance(denom, sympy.Sum) and isinstance(denom.function, sympy.exp)):
+        if not (isinstance(numer, sympy.exp) and isinstance(numer.args[0], sympy.Indexed)):
             continue
-        vec, inner = numer.args[0], denom.function.args[0]
-        if (vec.indices == d.params and isinstance(inner, sympy.Indexed)
-                and inner.base == vec.base and inner.indices == (denom.limits[0][0],)):
+        vec = numer.args[0]
+        if vec.indices == d.params and _sums_exp_of(denom, vec.base, derivation.k):
             yield d.name, vec.base.name
+
+
+def _sums_exp_of(denom, base, k: int | None) -> bool:
+    """True when ``denom`` is sum_j e^{base_j} over all classes: a Sum, or k written-out terms."""
+    if isinstance(denom, sympy.Sum):
+        inner = denom.function.args[0] if isinstance(denom.function, sympy.exp) else None
+        return (isinstance(inner, sympy.Indexed) and inner.base == base
+                and inner.indices == (denom.limits[0][0],))
+    if k is None or not isinstance(denom, sympy.Add):
+        return False
+    terms, stack = [], [denom]
+    while stack:  # parsed sums are nested two-term Adds: a + b + c is (a + b) + c
+        e = stack.pop()
+        stack.extend(e.args) if isinstance(e, sympy.Add) else terms.append(e)
+    return sorted(terms, key=sympy.default_sort_key) == sorted(
+        (sympy.exp(base[n]) for n in range(1, k + 1)), key=sympy.default_sort_key)
 
 
 def latex_expr(expr, derivation: Derivation | None = None) -> str:

@@ -107,6 +107,30 @@ def test_softmax_is_named_as_the_file_chooses():
     assert tex(s[i], softmax_name="softmax", bold_vectors=False) == r"\operatorname{softmax}(z)_i"
 
 
+def test_softmax_with_the_denominator_written_out_is_recognised():
+    from symce.load import loads_derivation
+
+    d = loads_derivation('''
+title = "t"
+[symbols]
+k = 2
+indices = ["i"]
+vectors = { z = "real" }
+[definitions]
+"s[i]" = "exp(z[i]) / (exp(z[1]) + exp(z[2]))"
+"q[i]" = "exp(z[i]) / (exp(z[1]) + exp(z[1]))"
+[notation]
+softmax_name = "softmax"
+[[chains]]
+name = "x"
+start = "s[i]"
+steps = [{ expr = "s[i]", reason = "same" }]
+''')
+    q = sympy.IndexedBase("q")
+    assert latex_expr(s[i], d) == r"\operatorname{softmax}(\mathbf{z})_i"
+    assert latex_expr(q[i], d) == r"\mathbf{q}_i"  # not a softmax: z_2 is missing from its denominator
+
+
 def test_kronecker_delta_is_delta_with_the_running_index_first():
     # SymPy sorts the arguments (delta_{ci}); the derivation's index order restores i first.
     assert tex(sympy.KroneckerDelta(i, c)) == r"\delta_{ic}"
