@@ -317,9 +317,10 @@ def _resolve_range_guards(expr: sympy.Expr, m: SymbolicSoftmaxCE) -> sympy.Expr:
     """Drop the Piecewise guards that index ranges put in ``Sum(... KroneckerDelta ...).doit()``.
 
     SymPy returns ``Piecewise((y[i], i <= k), (0, True))`` because it cannot
-    know that i and c lie in 1..k (there is no way to declare a symbol's upper
-    bound by another symbol; see sympy/sympy#19578 on bounded symbols). Here
-    they do by definition, so guards ``1 <= x <= k`` for x in {i, c} are true.
+    infer from summation limits that i and c lie in 1..k (sympy/sympy#13993).
+    Here they do by definition, so guards ``1 <= x <= k`` for x in {i, c} are
+    true. ``simplify`` is never used on these Sum/Piecewise mixes: it can free
+    a bound index and return a wrong result (sympy/sympy#27359).
     """
     true_facts = {}
     for x in (m.i, m.c):
