@@ -63,6 +63,7 @@ def main() -> None:
         ours = measure(symce_cmd("--k", str(k)), reps)
         rows.append((f"k = {k}", naive, ours))
     rows.append(("symbolic k", None, measure(symce_cmd("--symbolic"), args.repeat)))
+    floor = measure([sys.executable, "-c", "import sympy"], args.repeat)
 
     head = f"| {'case':<11} | {'naive s':>8} | {'naive MiB':>9} | {'symce s':>8} | {'proof s':>7} | {'symce MiB':>9} | {'speed-up':>8} |"
     print(head)
@@ -73,8 +74,10 @@ def main() -> None:
         ratio = f"{naive[0] / ours[0]:.0f}x" if naive else "-"
         print(f"| {name:<11} | {n_s:>8} | {n_m:>9} | {ours[0]:>8.2f} | {proof_seconds(ours[2]):>7} | "
               f"{ours[1]:>9.0f} | {ratio:>8} |")
+    print(f"| {'sympy only':<11} | {'-':>8} | {'-':>9} | {floor[0]:>8.2f} | {'-':>7} | {floor[1]:>9.0f} | {'-':>8} |")
     print("\nsymce s and naive s: whole process, median; proof s: symce's own in-process proof time"
-          " (interpreter start, imports and the numeric spot check excluded).")
+          " (interpreter start, imports and the numeric spot check excluded); import sympy: the"
+          " floor of any process that uses SymPy.")
 
 
 if __name__ == "__main__":
