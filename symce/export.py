@@ -332,6 +332,10 @@ def _check(z, y):
     "jax": '''\
 def _check(z, y):
     """Return z, y as arrays of one floating dtype, or raise ValueError naming both shapes."""
+    if not jax.config.jax_enable_x64 and any(str(getattr(a, "dtype", "")) == "float64" for a in (z, y)):
+        # JAX would silently compute in float32 (and overflow at 1e300); say so instead.
+        raise ValueError(f"z {tuple(getattr(z, 'shape', ()))} and y {tuple(getattr(y, 'shape', ()))}: "
+                         "float64 input needs jax.config.update('jax_enable_x64', True)")
     try:
         z, y = jax.numpy.asarray(z), jax.numpy.asarray(y)
     except (TypeError, ValueError) as exc:
@@ -355,6 +359,13 @@ _ASSUMPTION_TEXT = {
 }
 
 
+_BACKEND_NOTES = {
+    "numpy": "\nNeeds NumPy 2.0 or later (numpy.vecdot).",
+    "jax": ("\nJAX computes in float32 unless jax.config.update('jax_enable_x64', True) was called;"
+            "\nwithout it a float64 input raises ValueError rather than being narrowed silently."),
+}
+
+
 def _docstring(forms: StableForms, backend: str) -> str:
     proofs = "\n".join(f"  - {p.claim}\n    ({p.method})" for p in forms.proofs)
     return f'''"""Softmax cross-entropy loss and its gradient with respect to the logits ({backend}).
@@ -373,7 +384,7 @@ Both are computed at z - m with m the row maximum and the loss in log-sum-exp
 form, so finite logits give finite results, 1e300 included (as long as
 max(z) - min(z) in a row is itself a finite float).
 Mismatched shapes or non-numeric input raise ValueError naming both shapes.
-NaN in a row of z or y gives NaN in that row of the result and in no other row.
+NaN in a row of z or y gives NaN in that row of the result and in no other row.{_BACKEND_NOTES.get(backend, "")}
 
 Proved by symce for symbolic k (exact rewriting to 0):
 {proofs}

@@ -182,11 +182,43 @@ def test_torch_backend(tmp_path, assume):
         module.grad(torch.zeros(2, 3), torch.zeros(3))
 
 
-def test_jax_backend(tmp_path):
-    pytest.importorskip("jax", reason="jax is not installed (optional extra 'jax')")
+@pytest.fixture
+def jax_x64():
+    jax = pytest.importorskip("jax", reason="jax is not installed (optional extra 'jax')")
+    before = jax.config.jax_enable_x64
+    jax.config.update("jax_enable_x64", True)
+    yield jax
+    jax.config.update("jax_enable_x64", before)
+
+
+@pytest.mark.parametrize("assume", ["simplex", "none"])
+def test_jax_backend(tmp_path, jax_x64, assume):
+    module = load(tmp_path, "jax", assume)
+    rng = np.random.default_rng(0)
+    z = rng.normal(0, 3, (2, 3, 7))
+    y = rng.dirichlet(np.ones(7), (2, 3)) * (1.0 if assume == "simplex" else 1.7)
+    g, L = np.asarray(module.grad(z, y)), np.asarray(module.loss(z, y))
+    assert g.dtype == np.float64 and g.shape == (2, 3, 7) and L.shape == (2, 3)
+    assert np.asarray(module.grad(z.astype(np.float32), y.astype(np.float32))).dtype == np.float32
+    for index in np.ndindex(2, 3):
+        ref_loss, ref_grad = reference(z[index], y[index])
+        np.testing.assert_allclose(g[index], ref_grad, atol=1e-14)
+        np.testing.assert_allclose(float(L[index]), ref_loss, rtol=1e-13)
+    big = np.array([[1e300, -1e300, 0.0]])
+    assert np.isfinite(np.asarray(module.grad(big, np.array([[0.2, 0.3, 0.5]])))).all()
+    with pytest.raises(ValueError, match=r"got z \(2, 3\) and y \(3,\)"):
+        module.grad(np.zeros((2, 3)), np.zeros(3))
+
+
+def test_jax_refuses_to_narrow_float64_silently(tmp_path):
+    jax = pytest.importorskip("jax", reason="jax is not installed (optional extra 'jax')")
+    if jax.config.jax_enable_x64:
+        pytest.skip("jax_enable_x64 is on in this process; the refusal is for the default float32 mode")
     module = load(tmp_path, "jax", "simplex")
-    z, y = np.array([[1.0, 2.0, 3.0]], dtype=np.float32), np.array([[0.2, 0.3, 0.5]], dtype=np.float32)
-    np.testing.assert_allclose(np.asarray(module.grad(z, y))[0], reference(z[0], y[0])[1], atol=1e-6)
+    with pytest.raises(ValueError, match=r"z \(1, 3\) and y \(1, 3\): float64 input needs jax.config.update"):
+        module.grad(np.array([[1e300, -1e300, 0.0]]), np.array([[0.2, 0.3, 0.5]]))
+    z32 = np.array([[1.0, 2.0, 3.0]], dtype=np.float32)
+    np.testing.assert_allclose(np.asarray(module.grad(z32, z32 / 6)), reference(z32[0], z32[0] / 6)[1][None], atol=1e-6)
 
 
 # --- the command line -------------------------------------------------------------
