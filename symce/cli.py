@@ -12,7 +12,7 @@ import argparse
 import os
 import sys
 
-from .errors import SymceError
+from .errors import ProofError, SymceError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 MAX_TIMEOUT = 86400.0  # seconds per step; select() cannot wait for ever, and a day is plenty
@@ -152,8 +152,7 @@ def _run_check(args) -> int:
     for report in reports:
         print(f"{report.derivation.path}: {report.derivation.title}")
         for r in report.steps:
-            ok = r.evidence.proved or (args.allow_numeric and r.evidence.name == "NUMERIC")
-            print(f"  {'ok  ' if ok else 'FAIL'} {r.chain} step {r.index}: {r.evidence.value}"
+            print(f"  {'ok  ' if r.passes(args.allow_numeric) else 'FAIL'} {r.chain} step {r.index}: {r.evidence.value}"
                   f" ({r.seconds:.2f} s) -- {r.reason}")
     for report in reports:
         bad = report.first_failure(args.allow_numeric)
@@ -169,8 +168,7 @@ def _run_check(args) -> int:
             print(f"  this step's expression = {cx.rhs}")
         break
     n = sum(len(r.steps) for r in reports)
-    good = sum(1 for r in reports for s in r.steps
-               if s.evidence.proved or (args.allow_numeric and s.evidence.name == "NUMERIC"))
+    good = sum(s.passes(args.allow_numeric) for r in reports for s in r.steps)
     print(f"{good} of {n} steps hold in {len(reports)} file{'s' if len(reports) != 1 else ''}"
           + ("" if passed else f"; {n - good} do not"))
     return EXIT_OK if passed else EXIT_FAILED
@@ -195,19 +193,16 @@ def _add_latex(sub) -> None:
 
 
 def _run_latex(args) -> int:
-    from .latex import UnverifiedStepError, check_options, render
+    from .latex import check_options, render
     from .load import load_derivation
     from .verify import check
 
     check_options(args.format, args.standalone)  # refuse bad options before the slow check
     target = None if args.output is None else _output_target(args.output)
     report = check(load_derivation(args.path))  # checked once; the renderer reads this report
-    try:
-        text = render(report, format=args.format, standalone=args.standalone,
-                      allow_unverified=args.allow_unverified)
-    except UnverifiedStepError as exc:
-        print(f"symce: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+    # A step that did not pass raises UnverifiedStepError, a ProofError: main() exits 1.
+    text = render(report, format=args.format, standalone=args.standalone,
+                  allow_unverified=args.allow_unverified)
     if target is None:
         sys.stdout.write(text)
     else:
@@ -315,6 +310,9 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
+    except ProofError as exc:  # a claim that does not hold is not bad input
+        print(f"symce: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     except SymceError as exc:
         print(f"symce: error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -75,6 +75,10 @@ class StepResult:
     detail: str = ""  # one line: which instances were proved, why unverified, ...
     counterexample: Counterexample | None = None  # present when evidence is FAILS
 
+    def passes(self, allow_numeric: bool = False) -> bool:
+        """Proved; or numeric only, when the user allowed numeric evidence to pass."""
+        return self.evidence.proved or (allow_numeric and self.evidence is Evidence.NUMERIC)
+
 
 @dataclass(frozen=True)
 class Report:
@@ -85,10 +89,7 @@ class Report:
 
     def passed(self, allow_numeric: bool = False) -> bool:
         """True when every step is proved (or numeric, when that is allowed)."""
-        ok = {e for e in Evidence if e.proved}
-        if allow_numeric:
-            ok.add(Evidence.NUMERIC)
-        return all(r.evidence in ok for r in self.steps)
+        return all(r.passes(allow_numeric) for r in self.steps)
 
     def line_of(self, result: StepResult) -> int | None:
         """The file line of the step a result speaks of, when the loader found it."""
@@ -106,7 +107,7 @@ class Report:
                 "chain": r.chain, "step": r.index, "line": self.line_of(r), "reason": r.reason,
                 "evidence": r.evidence.name.lower(), "evidence_text": r.evidence.value,
                 "proved": r.evidence.proved,
-                "passed": r.evidence.proved or (allow_numeric and r.evidence is Evidence.NUMERIC),
+                "passed": r.passes(allow_numeric),
                 "seconds": round(r.seconds, 4), "detail": r.detail,
                 "counterexample": None if cx is None else {"values": cx.values, "lhs": cx.lhs, "rhs": cx.rhs},
             })
@@ -115,10 +116,7 @@ class Report:
 
     def first_failure(self, allow_numeric: bool = False) -> StepResult | None:
         """The first step that does not pass, or None."""
-        for r in self.steps:
-            if not (r.evidence.proved or (allow_numeric and r.evidence is Evidence.NUMERIC)):
-                return r
-        return None
+        return next((r for r in self.steps if not r.passes(allow_numeric)), None)
 
 
 def check(derivation: Derivation, *, timeout: float = 10.0, parallel: int | None = None) -> Report:
