@@ -182,43 +182,72 @@ def test_torch_backend(tmp_path, assume):
         module.grad(torch.zeros(2, 3), torch.zeros(3))
 
 
-@pytest.fixture
-def jax_x64():
-    jax = pytest.importorskip("jax", reason="jax is not installed (optional extra 'jax')")
-    before = jax.config.jax_enable_x64
-    jax.config.update("jax_enable_x64", True)
-    yield jax
-    jax.config.update("jax_enable_x64", before)
+# JAX runs in a child process: once imported, its at-fork hook warns (an error under
+# filterwarnings) whenever the checker forks its workers later in the same test session.
+JAX_CHILD = r"""
+import importlib.util, sys
+import numpy as np
+import jax
+jax.config.update("jax_enable_x64", sys.argv[2] == "x64")
+spec = importlib.util.spec_from_file_location("exported_jax", sys.argv[1])
+module = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(module)
+data = np.load(sys.argv[3])
+out = {}
+for name in ("z", "z32", "big"):
+    z, y = data[name], data["y_" + name]
+    try:
+        out["grad_" + name] = np.asarray(module.grad(z, y))
+        out["loss_" + name] = np.asarray(module.loss(z, y))
+    except ValueError as exc:
+        out["error_" + name] = np.array(str(exc))
+try:
+    module.grad(np.zeros((2, 3)), np.zeros(3))
+except ValueError as exc:
+    out["error_shapes"] = np.array(str(exc))
+np.savez(sys.argv[4], **out)
+"""
 
 
-@pytest.mark.parametrize("assume", ["simplex", "none"])
-def test_jax_backend(tmp_path, jax_x64, assume):
-    module = load(tmp_path, "jax", assume)
+def run_jax(tmp_path, assume, x64):
+    """Run the exported jax module in a child process; return what it computed or raised."""
+    pytest.importorskip("jax", reason="jax is not installed (optional extra 'jax')")
+    import subprocess
+    import sys
+
+    module = tmp_path / f"exported_jax_{assume}.py"
+    module.write_text(export_source("softmax-ce", backend="jax", assume=assume))
     rng = np.random.default_rng(0)
     z = rng.normal(0, 3, (2, 3, 7))
     y = rng.dirichlet(np.ones(7), (2, 3)) * (1.0 if assume == "simplex" else 1.7)
-    g, L = np.asarray(module.grad(z, y)), np.asarray(module.loss(z, y))
+    inputs = {"z": z, "y_z": y, "z32": z.astype(np.float32), "y_z32": y.astype(np.float32),
+              "big": np.array([[1e300, -1e300, 0.0]]), "y_big": np.array([[0.2, 0.3, 0.5]])}
+    np.savez(tmp_path / "in.npz", **inputs)
+    subprocess.run([sys.executable, "-c", JAX_CHILD, str(module), "x64" if x64 else "x32",
+                    str(tmp_path / "in.npz"), str(tmp_path / "out.npz")], check=True)
+    return inputs, dict(np.load(tmp_path / "out.npz"))
+
+
+@pytest.mark.parametrize("assume", ["simplex", "none"])
+def test_jax_backend(tmp_path, assume):
+    inputs, out = run_jax(tmp_path, assume, x64=True)
+    g, L = out["grad_z"], out["loss_z"]
     assert g.dtype == np.float64 and g.shape == (2, 3, 7) and L.shape == (2, 3)
-    assert np.asarray(module.grad(z.astype(np.float32), y.astype(np.float32))).dtype == np.float32
+    assert out["grad_z32"].dtype == np.float32
     for index in np.ndindex(2, 3):
-        ref_loss, ref_grad = reference(z[index], y[index])
+        ref_loss, ref_grad = reference(inputs["z"][index], inputs["y_z"][index])
         np.testing.assert_allclose(g[index], ref_grad, atol=1e-14)
         np.testing.assert_allclose(float(L[index]), ref_loss, rtol=1e-13)
-    big = np.array([[1e300, -1e300, 0.0]])
-    assert np.isfinite(np.asarray(module.grad(big, np.array([[0.2, 0.3, 0.5]])))).all()
-    with pytest.raises(ValueError, match=r"got z \(2, 3\) and y \(3,\)"):
-        module.grad(np.zeros((2, 3)), np.zeros(3))
+    assert np.isfinite(out["grad_big"]).all()
+    assert "got z (2, 3) and y (3,)" in str(out["error_shapes"])
 
 
 def test_jax_refuses_to_narrow_float64_silently(tmp_path):
-    jax = pytest.importorskip("jax", reason="jax is not installed (optional extra 'jax')")
-    if jax.config.jax_enable_x64:
-        pytest.skip("jax_enable_x64 is on in this process; the refusal is for the default float32 mode")
-    module = load(tmp_path, "jax", "simplex")
-    with pytest.raises(ValueError, match=r"z \(1, 3\) and y \(1, 3\): float64 input needs jax.config.update"):
-        module.grad(np.array([[1e300, -1e300, 0.0]]), np.array([[0.2, 0.3, 0.5]]))
-    z32 = np.array([[1.0, 2.0, 3.0]], dtype=np.float32)
-    np.testing.assert_allclose(np.asarray(module.grad(z32, z32 / 6)), reference(z32[0], z32[0] / 6)[1][None], atol=1e-6)
+    inputs, out = run_jax(tmp_path, "simplex", x64=False)
+    assert str(out["error_big"]) == ("z (1, 3) and y (1, 3): float64 input needs "
+                                     "jax.config.update('jax_enable_x64', True)")
+    ref = np.array([reference(inputs["z32"][ix], inputs["y_z32"][ix])[1] for ix in np.ndindex(2, 3)])
+    np.testing.assert_allclose(out["grad_z32"].reshape(6, 7), ref, atol=1e-6)
 
 
 # --- the command line -------------------------------------------------------------
