@@ -7,7 +7,8 @@ The verifier compares *meanings*, never the folded text. Three pieces live here:
   independent variable while differentiating and unfolded afterwards -- the way
   ``dL/ds_c`` is read on paper.
 * ``Meaning.assume`` applies the file's assumptions and a chain's case.
-* ``normal_form`` rewrites sums over ``1..k`` for symbolic ``k`` with three exact rules:
+* ``normal_form`` rewrites sums over ``1..k`` for symbolic ``k`` with three exact rules
+  (after writing exp(a + b) as exp(a) exp(b) inside the sum):
   a sum of terms is a sum of sums, factors free of the index leave the sum, and a
   ``KroneckerDelta(j, a)`` factor with ``a`` known to lie in ``1..k`` picks the ``j = a``
   term. ``is_zero`` then decides a difference with the remaining sums held opaque.
@@ -156,7 +157,10 @@ def _normal(e: sympy.Basic, k, in_range: frozenset) -> sympy.Basic:
 
 def _split_sum(f, j, low, high, k, in_range) -> sympy.Basic:
     total = []
-    for term in sympy.Add.make_args(sympy.expand_mul(f)):
+    # exp(a + b) = exp(a) exp(b) and log(a b) = log(a) + log(b) first, so that a factor
+    # such as exp(-m) in Sum(exp(z[j] - m), (j, 1, k)), or a term such as log(S) in
+    # Sum(y[n] log(exp(z[n]) / S), (n, 1, k)), is free of the index and can leave the sum.
+    for term in sympy.Add.make_args(sympy.expand_mul(_expand_logs(sympy.expand_power_exp(f)))):
         outside, inside = [], []
         for factor in sympy.Mul.make_args(term):
             (inside if j in factor.free_symbols else outside).append(factor)
@@ -234,13 +238,29 @@ def is_zero(d: sympy.Basic) -> bool:
         return False
 
 
+def _positive_sum(s: Sum) -> bool:
+    """A sum of positive terms over a surely non-empty range (Sum(..., (j, 1, k - 1)) is 0 at k = 1)."""
+    (_, low, high), = s.limits[-1:]
+    return bool(s.function.is_positive) and len(s.limits) == 1 and bool((high - low).is_nonnegative)
+
+
+def _expand_logs(f: sympy.Basic) -> sympy.Basic:
+    """``expand_log`` (never forced) with each positive sum standing in as a positive symbol.
+
+    SymPy does not infer that a sum of exponentials is positive, so without the
+    stand-ins log(exp(z[n]) / Sum(...)) would not split.
+    """
+    if not f.has(sympy.log):
+        return f
+    table = {s: Dummy("P", positive=True) for s in f.atoms(Sum) if _positive_sum(s)}
+    back = {v: s for s, v in table.items()}
+    return sympy.expand_log(f.xreplace(table)).xreplace(back)
+
+
 def _opaque(d: sympy.Basic) -> sympy.Basic:
     table = {}
     for s in sorted(d.atoms(Sum), key=sympy.default_sort_key):
-        # Positive only when the range is surely non-empty: Sum(..., (j, 1, k - 1)) is 0 at k = 1.
-        (_, low, high), = s.limits[-1:]
-        positive = bool(s.function.is_positive) and len(s.limits) == 1 and bool((high - low).is_nonnegative)
-        table[s] = Dummy("S", positive=True) if positive else Dummy("S", real=True)
+        table[s] = Dummy("S", positive=True) if _positive_sum(s) else Dummy("S", real=True)
     d = d.xreplace(table)
     deltas = {x: Dummy("delta", nonnegative=True) for x in d.atoms(KroneckerDelta)}
     return d.xreplace(deltas)

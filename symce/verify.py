@@ -305,7 +305,11 @@ class _Instances:
 
         def draw(base):
             if base in self.simplex:
-                return mpmath.mpf(rng.randint(1, 99)) / (100 * k)
+                # Dyadic entries (n / 2^e) are exact in binary at any precision, so the
+                # last entry 1 - sum(others) makes the sum exactly 1. With n / (100 k) the
+                # sum was off by about 1e-50 at every precision, and a true step that
+                # multiplies by sum(y) was reported as failing.
+                return mpmath.ldexp(rng.randint(1, 99), -(7 + k.bit_length()))
             if base.assumptions0.get("positive") or base.assumptions0.get("nonnegative"):
                 return mpmath.mpf(rng.randint(1, 5000)) / 1000
             return offset + mpmath.mpf(rng.randint(-3000, 3000)) / 1000

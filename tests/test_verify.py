@@ -195,3 +195,43 @@ def test_a_step_that_keeps_sympy_busy_is_stopped_and_unverified():
     assert report.steps[0].evidence is Evidence.UNVERIFIED
     assert report.steps[0].detail == "time limit of 0.5 s reached"
     assert not report.passed(allow_numeric=True)
+
+
+SIMPLEX = '''
+title = "simplex"
+assumptions = ["simplex(y)"]
+[symbols]
+k = "symbolic"
+indices = ["j", "n"]
+vectors = {{ z = "real", y = "real" }}
+scalars = {{ m = "real" }}
+[[chains]]
+name = "x"
+start = "{start}"
+steps = [{{ expr = "{step}", reason = "r" }}]
+'''
+
+
+def test_a_sum_of_simplex_entries_is_exactly_one_at_every_probe():
+    """Probe points put sum(y) = 1 exactly; an error of 1e-50 in it once made this true step FAIL."""
+    d = loads_derivation(SIMPLEX.format(start="log(Sum(exp(z[j] - m), (j, 1, k))) * Sum(y[n], (n, 1, k))",
+                                        step="log(Sum(exp(z[j] - m), (j, 1, k)))"))
+    [result] = check(d).steps
+    assert result.evidence is Evidence.PROVED_ALL_K
+
+
+@pytest.mark.parametrize("start, step", [
+    ("Sum(exp(z[j] - m), (j, 1, k))", "exp(-m) * Sum(exp(z[j]), (j, 1, k))"),
+    ("Sum(y[n] * log(exp(z[n]) / Sum(exp(z[j]), (j, 1, k))), (n, 1, k))",
+     "Sum(y[n] * z[n], (n, 1, k)) - log(Sum(exp(z[j]), (j, 1, k)))"),
+])
+def test_exponentials_and_logs_are_split_inside_sums(start, step):
+    [result] = check(loads_derivation(SIMPLEX.format(start=start, step=step))).steps
+    assert result.evidence is Evidence.PROVED_ALL_K
+
+
+def test_splitting_logs_inside_sums_does_not_hide_a_wrong_step():
+    d = loads_derivation(SIMPLEX.format(start="Sum(y[n] * log(exp(z[n]) / Sum(exp(z[j]), (j, 1, k))), (n, 1, k))",
+                                        step="Sum(y[n] * z[n], (n, 1, k)) + log(Sum(exp(z[j]), (j, 1, k)))"))
+    [result] = check(d).steps
+    assert result.evidence is Evidence.FAILS and result.counterexample is not None
