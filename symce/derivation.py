@@ -72,12 +72,55 @@ class Chain:
     steps: tuple[Step, ...]  # each equal to the one before
     case: Case | None = None  # the case the chain is checked under, if any
     title_parts: tuple[str | sympy.Basic, ...] = ()  # the title as text and math; () = plain text
+    # ``vector = "i"``: every expression is entry i of a vector over i = 1..k; printers
+    # add the whole vector after the chain. None for an ordinary chain.
+    vector_index: sympy.Symbol | None = None
 
     def _repr_latex_(self) -> str:
         """Jupyter display: the chain as aligned equalities (typeset by ``symce.latex``)."""
         from .latex import repr_chain
 
         return repr_chain(self)
+
+
+def free_indices(expr: sympy.Basic) -> set[sympy.Symbol]:
+    """The symbols ``expr`` depends on as written, counting a derivative's variables.
+
+    SymPy drops them: ``Derivative(L, z[i]).free_symbols`` is ``{L}``, yet the
+    expression is about entry i.
+
+    >>> z, i = sympy.IndexedBase("z"), sympy.Symbol("i")
+    >>> sorted(free_indices(sympy.Derivative(sympy.Symbol("L"), z[i])), key=str)
+    [L, i]
+    """
+    if isinstance(expr, sympy.Derivative):
+        out = free_indices(expr.expr)
+        for var, _ in expr.variable_count:
+            out |= free_indices(var)
+        return out
+    if isinstance(expr, sympy.Sum):
+        out = free_indices(expr.function)
+        for var, *bounds in expr.limits:
+            out.discard(var)
+            for b in bounds:
+                out |= free_indices(b)
+        return out
+    if isinstance(expr, sympy.Indexed):
+        return set().union(*(free_indices(x) for x in expr.indices))
+    if not expr.args:
+        return set(expr.free_symbols)
+    return set().union(*(free_indices(a) for a in expr.args))
+
+
+def whole_vector(expr: sympy.Basic, index: sympy.Symbol) -> sympy.Basic:
+    """``expr`` with every entry ``v[index]`` read as the whole vector ``v`` (a plain symbol).
+
+    >>> z, i = sympy.IndexedBase("z"), sympy.Symbol("i")
+    >>> whole_vector(sympy.Derivative(sympy.Symbol("L"), z[i]), i)
+    Derivative(L, z)
+    """
+    return expr.replace(lambda x: isinstance(x, sympy.Indexed) and x.indices == (index,),
+                        lambda x: sympy.Symbol(x.base.name))
 
 
 @dataclass(frozen=True)

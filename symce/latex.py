@@ -28,7 +28,7 @@ from sympy.printing.latex import LatexPrinter
 from sympy.printing.precedence import PRECEDENCE
 from sympy.simplify import fraction
 
-from .derivation import Chain, Derivation, Step
+from .derivation import Chain, Derivation, Step, whole_vector
 from .errors import ProofError, UsageError
 from .verify import Evidence, Report, StepResult
 
@@ -183,6 +183,29 @@ class NotesPrinter(LatexPrinter):
     def _print_Relational(self, expr):
         ops = {"==": "=", "!=": r"\neq", "<": "<", ">": ">", "<=": r"\leq", ">=": r"\geq"}
         return self._print(expr.lhs) + " " + ops[expr.rel_op] + " " + self._print(expr.rhs)
+
+    def _print_And(self, expr):
+        """``1 < c`` and ``c < k`` together, as a reader writes them: ``1 < c < k``."""
+        links = {a.lhs: a.rhs for a in expr.args if isinstance(a, sympy.StrictLessThan)}
+        heads = set(links) - set(links.values())
+        if len(links) != len(expr.args) or len(heads) != 1:
+            return super()._print_And(expr)
+        chain = [heads.pop()]
+        while chain[-1] in links and len(chain) <= len(links):
+            chain.append(links[chain[-1]])
+        if len(chain) != len(links) + 1:
+            return super()._print_And(expr)
+        return " < ".join(self._print(x) for x in chain)
+
+    def row_vector(self, entries, gaps: bool = True) -> str:
+        r"""A row vector shown by some of its entries, ``\cdots`` between them when ``gaps``.
+
+        >>> s, c, k = sympy.IndexedBase("s"), sympy.Symbol("c"), sympy.Symbol("k")
+        >>> NotesPrinter().row_vector([s[1], s[c] - 1, s[k]])
+        '\\begin{bmatrix} s_1 & \\cdots & s_c - 1 & \\cdots & s_k \\end{bmatrix}'
+        """
+        sep = r" & \cdots & " if gaps else " & "
+        return r"\begin{bmatrix} " + sep.join(self._print(e) for e in entries) + r" \end{bmatrix}"
 
     # Sums and products: as written when the author kept them unevaluated.
     def _print_Add(self, expr, order=None):
@@ -534,27 +557,76 @@ def _require_verified(report: Report) -> None:
 REASON_WIDTH = 36  # characters per line of a reason; longer reasons are wrapped
 
 
-def _chain_rows(chain: Chain, tex, unverified: set[int], fmt: str = "tex") -> list[str]:
+def _chain_rows(chain: Chain, tex, unverified: set[int], fmt: str = "tex",
+                derivation: Derivation | None = None) -> list[str]:
     """The rows of one align* block: ``lhs &= rhs && \\text{reason}``.
 
     Math mode cannot wrap text (and MathJax has no ``\\parbox``), so a long reason
     is wrapped here at word boundaries into a one-column array of ``\\text`` lines,
-    top-aligned with its step in LaTeX.
+    top-aligned with its step in LaTeX. A chain over a vector index (``vector = "i"``)
+    ends with one more row, the whole vector (needs ``derivation`` for its assumptions).
     """
     rows = []
     for n, step in enumerate(chain.steps, start=1):
         lhs = tex(chain.start) + " " if n == 1 else ""
-        lines = _wrap_prose(_prose(step.reason_parts, step.reason), tex, REASON_WIDTH)
-        notes = [_prose_in_math(line, tex, "tex" if fmt == "tex" else "mathjax") for line in lines]
-        if len(notes) == 1 and any(tall in notes[0] for tall in (r"\frac", r"\sum")):
-            notes[0] = r"\textstyle " + notes[0]  # a reason's fraction is set small, as in a line of text
-        if n in unverified:
-            notes = notes[:-1] + [(notes[-1] + r" \quad " if notes else "") + _UNVERIFIED]
-        if len(notes) > 1:
-            head = r"\begin{array}[t]{@{}l@{}} " if fmt == "tex" else r"\begin{array}{l} "
-            notes = [head + r" \\ ".join(notes) + r" \end{array}"]
-        rows.append(lhs + "&= " + tex(step.expr) + (" && " + notes[0] if notes else ""))
+        note = _note(_prose(step.reason_parts, step.reason), tex, fmt, n in unverified)
+        rows.append(lhs + "&= " + tex(step.expr) + note)
+    if chain.vector_index is not None and derivation is not None:
+        lhs, entries, gaps, reason = _vector_line(chain, derivation)
+        row = printer_for(derivation).row_vector(entries, gaps)
+        rows.append(tex(lhs) + " &= " + row + _note(reason, tex, fmt, bool(unverified)))
     return rows
+
+
+def _note(parts: tuple, tex, fmt: str, unverified: bool) -> str:
+    """A reason beside its step, ``&& \\text{...}``, wrapped and marked as needed ("" if none)."""
+    lines = _wrap_prose(parts, tex, REASON_WIDTH)
+    notes = [_prose_in_math(line, tex, "tex" if fmt == "tex" else "mathjax") for line in lines]
+    if len(notes) == 1 and any(tall in notes[0] for tall in (r"\frac", r"\sum")):
+        notes[0] = r"\textstyle " + notes[0]  # a reason's fraction is set small, as in a line of text
+    if unverified:
+        notes = notes[:-1] + [(notes[-1] + r" \quad " if notes else "") + _UNVERIFIED]
+    if len(notes) > 1:
+        head = r"\begin{array}[t]{@{}l@{}} " if fmt == "tex" else r"\begin{array}{l} "
+        notes = [head + r" \\ ".join(notes) + r" \end{array}"]
+    return " && " + notes[0] if notes else ""
+
+
+def _vector_line(chain: Chain, d: Derivation):
+    """The whole vector a chain over ``vector = "i"`` proves, computed from its last expression.
+
+    Each one-hot vector is written as ``KroneckerDelta(a, c)`` (as the checker reads it);
+    then ``i`` is put to 1, to the hot index ``c`` and to ``k``, and a delta between
+    two of those is 0 (they are distinct for 1 < c < k) and 1 between equals.
+    Returns (left side, entries, whether entries are left out between them, reason parts).
+    """
+    index, expr = chain.vector_index, chain.steps[-1].expr
+    hot = None
+    for a in d.assumptions:
+        if a.kind == "onehot" and a.vector in d.symbols:
+            base = d.symbols[a.vector]
+            expr = expr.replace(lambda x, base=base: isinstance(x, sympy.Indexed) and x.base == base,
+                                lambda x, c=a.index: sympy.KroneckerDelta(x.indices[0], c))
+            if hot is None and a.index != index:
+                hot = a.index
+    k = d.symbols["k"]
+    places = [sympy.Integer(1)] + ([hot] if hot is not None else []) + [k]
+    distinct = set(places)
+
+    def entry(place):
+        e = expr.xreplace({index: place})  # rebuilt with evaluation: KroneckerDelta(c, c) is 1
+        return e.replace(lambda x: isinstance(x, sympy.KroneckerDelta) and set(x.args) <= distinct
+                         and x.args[0] != x.args[1], lambda x: sympy.Integer(0))
+
+    entries = [entry(p) for p in places]
+    gaps = not (d.k is not None and d.k == len(places))
+    first = sympy.Eq(index, places[0], evaluate=False)
+    if hot is None:
+        reason = ("entries ", first, " and ", k, "")
+    else:
+        between = sympy.And(sympy.Lt(1, hot, evaluate=False), sympy.Lt(hot, k, evaluate=False))
+        reason = ("entries ", first, ", ", hot, ", ", k, ", for ", between, "")  # i = 1, c, k, for 1 < c < k
+    return whole_vector(chain.start, index), entries, gaps, reason
 
 
 def _align(rows: list[str], env: str = "align*") -> str:
@@ -590,7 +662,7 @@ def _sections(report: Report, fmt: str) -> list[str]:
             out.append(r"\subsection*{" + title + "}" if fmt == "tex" else "### " + title)
         if chain.case is not None:
             out.append(_case_label(math(chain.case.condition), fmt))
-        out.append(display(_align(_chain_rows(chain, tex, set(bad.get(chain.name, {})), fmt))))
+        out.append(display(_align(_chain_rows(chain, tex, set(bad.get(chain.name, {})), fmt, d))))
         for n, r in sorted(bad.get(chain.name, {}).items()):
             verdict = "it was not checked" if r is None else "its evidence: " + r.evidence.value
             step = chain.steps[n - 1]
@@ -702,7 +774,8 @@ def repr_step(step: Step) -> str:
 
 def repr_chain(chain: Chain, derivation: Derivation | None = None) -> str:
     """``Chain._repr_latex_``: the chain as one ``aligned`` display (not verified here)."""
-    return "$\\displaystyle " + _align(_chain_rows(chain, printer_for(derivation).doprint, set()), "aligned") + "$"
+    rows = _chain_rows(chain, printer_for(derivation).doprint, set(), derivation=derivation)
+    return "$\\displaystyle " + _align(rows, "aligned") + "$"
 
 
 def repr_derivation(derivation: Derivation) -> str:
@@ -714,5 +787,5 @@ def repr_derivation(derivation: Derivation) -> str:
             _prose(chain.title_parts, chain.title), tex, "tex", command=r"\textbf")
         if chain.case is not None:
             label = (label + r" \quad " if label else "&") + r"\text{Case } " + tex(chain.case.condition)
-        rows += ([label] if label else []) + _chain_rows(chain, tex, set())
+        rows += ([label] if label else []) + _chain_rows(chain, tex, set(), derivation=derivation)
     return "$\\displaystyle " + _align(rows, "aligned") + "$"

@@ -37,7 +37,7 @@ from typing import Any
 
 import sympy
 
-from .derivation import Assumption, Case, Chain, Definition, Derivation, Notation, Step
+from .derivation import Assumption, Case, Chain, Definition, Derivation, Notation, Step, free_indices, whole_vector
 from .errors import DerivationFormatError, UnsafeExpressionError
 from .parse import FUNCTIONS, RELATIONS, read_expression, read_prose
 
@@ -48,7 +48,7 @@ _TOP = {"title": str, "symbols": dict, "definitions": dict, "assumptions": list,
         "cases": dict, "chains": list, "notation": dict}
 _TOP_REQUIRED = ("title", "symbols", "chains")
 _SYMBOLS = {"k": (int, str), "indices": list, "vectors": dict, "scalars": dict}
-_CHAIN = {"name": str, "title": str, "case": str, "start": str, "steps": list}
+_CHAIN = {"name": str, "title": str, "case": str, "vector": str, "start": str, "steps": list}
 _STEP = {"expr": str, "reason": str}
 _NOTATION = {"bold_vectors": bool, "softmax_name": str}
 _DOMAINS = {"real": {"real": True}, "positive": {"positive": True}, "nonnegative": {"nonnegative": True}}
@@ -418,10 +418,32 @@ class _Loader:
             if total > MAX_STEPS:
                 raise self.error(where, f"more than {MAX_STEPS} steps in the file")
             title = chain.get("title", "")
+            vector = self.vector(chain["vector"], where, start, case) if "vector" in chain else None
             out.append(Chain(name=name, title=title, start=start,
                              start_source=chain["start"], steps=tuple(steps), case=case,
-                             title_parts=self.prose(title, f"{where}.title")))
+                             title_parts=self.prose(title, f"{where}.title"), vector_index=vector))
         return tuple(out)
+
+    def vector(self, text: str, where: str, start: sympy.Basic, case: Case | None) -> sympy.Symbol:
+        """``vector = "i"``: the chain's expressions are entry i of a vector over i = 1..k."""
+        where = f"{where}, vector"
+        index = self.names.get(text)
+        if index not in self.indices:
+            raise self.error(where, f"expected a declared index, found {text!r}")
+        if index not in free_indices(start):
+            raise self.error(where, f"index {text!r} does not occur free in the chain "
+                                    f"(its start is {start})")
+        if index in free_indices(whole_vector(start, index)):
+            raise self.error(where, f"the start {start} uses {text!r} other than as the index of "
+                                    f"an entry, so it is not entry {text!r} of a vector")
+        if case is not None and index in case.condition.free_symbols:
+            # Proved only where the case holds, the steps say nothing about the other entries.
+            raise self.error(where, f"the chain is checked only under the case {case.label}, "
+                                    f"so it does not give every entry over {text!r}")
+        if self.k is not None and self.k < 3:
+            raise self.error(where, f"the vector is shown by its entries 1, c and k, which needs "
+                                    f"k >= 3, found k = {self.k}")
+        return index
 
     def line_of(self, source: str, after: int) -> int:
         """1-based line where ``source`` next appears after line ``after``; 0 if not found."""
