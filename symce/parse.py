@@ -366,20 +366,22 @@ class _Builder:
             want = str(low) if low == high else f"{low} to {high}"
             raise self.bad(f"{name}() takes {want} arguments, found {len(args)}")
 
+    # Functions, like operators, are built unevaluated: log(exp(z[i] - m)) must reach the
+    # printer as written, not as z[i] - m; the verifier evaluates when it unfolds.
     def _call_exp(self, args):
         self._arity("exp", args, 1)
-        return sympy.exp(self.build(args[0]))
+        return sympy.exp(self.build(args[0]), evaluate=False)
 
     def _call_log(self, args):
         self._arity("log", args, 1)
         arg = self.build(args[0])
         if arg.is_zero:
             raise self.bad("log(0) has no finite value")
-        return sympy.log(arg)
+        return sympy.log(arg, evaluate=False)
 
     def _call_sqrt(self, args):
         self._arity("sqrt", args, 1)
-        return sympy.sqrt(self.build(args[0]))
+        return sympy.sqrt(self.build(args[0]), evaluate=False)
 
     def _call_KroneckerDelta(self, args):
         self._arity("KroneckerDelta", args, 2)

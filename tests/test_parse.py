@@ -203,3 +203,10 @@ def test_refuses_characters_outside_ascii(text, shown):
     with pytest.raises(DerivationFormatError,
                        match=r"^f\.toml, chain 'x', step 1: character " + shown + r"; expressions are ASCII"):
         parse(text)
+
+
+def test_functions_are_kept_as_written():
+    """log(exp(z[i])) must reach the printer as written; SymPy would fold it to z[i]."""
+    e = parse("log(exp(z[i]))")
+    assert isinstance(e, sympy.log) and isinstance(e.args[0], sympy.exp)
+    assert e.doit() == Z[I]
