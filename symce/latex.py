@@ -596,7 +596,8 @@ def _vector_line(chain: Chain, d: Derivation):
     """The whole vector a chain over ``vector = "i"`` proves, computed from its last expression.
 
     Each one-hot vector is written as ``KroneckerDelta(a, c)`` (as the checker reads it);
-    then ``i`` is put to 1, to the hot index ``c`` and to ``k``, and a delta between
+    the hot index ``c`` is the one-hot's, else the index that a ``KroneckerDelta(i, c)``
+    singles out. Then ``i`` is put to 1, to ``c`` (if any) and to ``k``, and a delta between
     two of those is 0 (they are distinct for 1 < c < k) and 1 between equals.
     Returns (left side, entries, whether entries are left out between them, reason parts).
     """
@@ -609,6 +610,10 @@ def _vector_line(chain: Chain, d: Derivation):
                                 lambda x, c=a.index: sympy.KroneckerDelta(x.indices[0], c))
             if hot is None and a.index != index:
                 hot = a.index
+    if hot is None:  # no one-hot target: the class a delta singles out, if there is one
+        singled = {x for delta in expr.atoms(sympy.KroneckerDelta) if index in delta.args
+                   for x in delta.args if x != index and x in d.indices}
+        hot = singled.pop() if len(singled) == 1 else None
     k = d.symbols["k"]
     places = [sympy.Integer(1)] + ([hot] if hot is not None else []) + [k]
     distinct = set(places)

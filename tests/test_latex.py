@@ -19,7 +19,7 @@ import pytest
 import sympy
 
 from symce import cli
-from symce.derivation import Case, Chain, Definition, Derivation, Notation, Step
+from symce.derivation import Assumption, Case, Chain, Definition, Derivation, Notation, Step
 from symce.errors import UsageError
 from symce.latex import (
     NotesPrinter,
@@ -304,6 +304,60 @@ def test_rendering_is_deterministic():
     d = load(REFERENCE)
     assert render_document(proved(d)) == render_document(proved(load(REFERENCE)))
     assert render_markdown(proved(d)) == render_markdown(proved(d))
+
+
+# --- a chain over a vector index: the whole vector after its entries ---------------
+
+def vector_derivation(last=None, onehot: bool = True, k_value=None) -> Derivation:
+    """dL/dz_i = s_i - y_i, read as entry i of the gradient (``vector = "i"``)."""
+    steps = (Step(s[i] - sympy.KroneckerDelta(i, c), "cancel s_c", ""),
+             Step(s[i] - y[i] if last is None else last, "one-hot", ""))
+    chain = Chain(name="grad", title="", start=sympy.Derivative(L, z[i], evaluate=False), start_source="",
+                  steps=steps, vector_index=i)
+    hot = (Assumption("onehot", "onehot(y, c)", vector="y", index=c),) if onehot else ()
+    size = k if k_value is None else sympy.Integer(k_value)
+    return Derivation(path="grad.toml", title="", k=k_value, symbols={"k": size, "y": y, "z": z},
+                      vectors=("z", "y", "s"), indices=(i, j, c), definitions=(SOFTMAX,),
+                      assumptions=hot, chains=(chain,))
+
+
+def test_vector_chain_ends_with_the_whole_row_vector():
+    out = render_latex(proved(vector_derivation()))
+    assert out.endswith(
+        "    &= \\mathbf{s}_i - \\mathbf{y}_i && \\text{one-hot} \\\\\n"
+        "    \\frac{\\partial L}{\\partial \\mathbf{z}} &= \\begin{bmatrix} \\mathbf{s}_1 & \\cdots & "
+        "\\mathbf{s}_c - 1 & \\cdots & \\mathbf{s}_k \\end{bmatrix} "
+        "&& \\text{entries } i = 1 \\text{, } c \\text{, } k \\text{, for } 1 < c < k\n"
+        "\\end{align*}\n")
+
+
+def test_vector_entries_are_computed_not_copied():
+    # The same row from s_i - delta_ic with no one-hot target: the delta names the class.
+    row = render_latex(proved(vector_derivation(onehot=False, last=s[i] - sympy.KroneckerDelta(i, c))))
+    assert (r"\begin{bmatrix} \mathbf{s}_1 & \cdots & \mathbf{s}_c - 1 & \cdots & \mathbf{s}_k \end{bmatrix}"
+            in row)
+    # Entry i of 2 s_i: no class singled out, entries 1 and k only.
+    row = render_latex(proved(vector_derivation(onehot=False, last=2 * s[i])))
+    assert (r"&= \begin{bmatrix} 2 \mathbf{s}_1 & \cdots & 2 \mathbf{s}_k \end{bmatrix} "
+            r"&& \text{entries } i = 1 \text{ and } k" + "\n") in row
+
+
+def test_vector_of_three_classes_lists_every_entry():
+    out = render_latex(proved(vector_derivation(k_value=3)))
+    assert (r"&= \begin{bmatrix} \mathbf{s}_1 & \mathbf{s}_c - 1 & \mathbf{s}_3 \end{bmatrix} "
+            r"&& \text{entries } i = 1 \text{, } c \text{, } 3 \text{, for } 1 < c < 3") in out
+
+
+def test_vector_row_of_an_unverified_chain_is_marked_too():
+    out = render_markdown(proved(vector_derivation(), grad_1=Evidence.UNVERIFIED), allow_unverified=True)
+    assert out.count(r"\textbf{(unverified)}") == 2
+    assert r"1 < c < k \quad \textbf{(unverified)}" in out
+    assert "{{" not in out
+
+
+def test_chained_inequalities_print_as_one():
+    assert latex_expr(sympy.And(sympy.Lt(1, c), sympy.Lt(c, k))) == "1 < c < k"
+    assert latex_expr(sympy.And(sympy.Lt(1, c), sympy.Lt(i, k))) == r"1 < c \wedge i < k"
 
 
 def test_jupyter_reprs():

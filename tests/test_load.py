@@ -149,3 +149,57 @@ def test_chain_name_must_not_be_empty():
 def test_names_are_ascii(change, message):
     with pytest.raises(DerivationFormatError, match=message):
         load(MINIMAL.replace(*change))
+
+
+# --- chains over a vector index (vector = "i") ---------------------------------------
+
+def with_vector(vector: str, start: str = "exp(z[i])", extra: str = "") -> str:
+    return MINIMAL.replace('[[chains]]', extra + '[[chains]]').replace(
+        'name = "x"', f'name = "x"\nvector = {vector}').replace('start = "exp(z[i])"', f'start = "{start}"')
+
+
+def test_vector_names_a_free_index_of_the_chain():
+    chain = load(with_vector('"i"', start="Derivative(Sum(exp(z[j]), (j, 1, k)), z[i])")).chains[0]
+    assert chain.vector_index.name == "i"
+    assert load(MINIMAL).chains[0].vector_index is None
+
+
+@pytest.mark.parametrize("vector, start, extra, message", [
+    ('"q"', "exp(z[i])", "", r"^f\.toml, chain 'x', vector: expected a declared index, found 'q'$"),
+    ('"z"', "exp(z[i])", "", r"^f\.toml, chain 'x', vector: expected a declared index, found 'z'$"),
+    ('"j"', "exp(z[i])", "",
+     r"^f\.toml, chain 'x', vector: index 'j' does not occur free in the chain \(its start is exp\(z\[i\]\)\)$"),
+    ('"j"', "Sum(exp(z[j]), (j, 1, k))", "",  # bound by the sum, not free
+     r"^f\.toml, chain 'x', vector: index 'j' does not occur free in the chain "
+     r"\(its start is Sum\(exp\(z\[j\]\), \(j, 1, k\)\)\)$"),
+    ('"i"', "i * z[i]", "",
+     r"^f\.toml, chain 'x', vector: the start i\*z\[i\] uses 'i' other than as the index of an entry, "
+     r"so it is not entry 'i' of a vector$"),
+    ('"i"', "exp(z[i])", '[cases]\na = "Eq(i, c)"\n',
+     r"^f\.toml, chain 'x', vector: the chain is checked only under the case i = c, "
+     r"so it does not give every entry over 'i'$"),
+    ('1', "exp(z[i])", "", r"^f\.toml, chains\[0\]\.vector: expected string, found integer$"),
+])
+def test_bad_vector_index_is_refused(vector, start, extra, message):
+    text = with_vector(vector, start, extra)
+    if extra:
+        text = text.replace('vector = "i"', 'vector = "i"\ncase = "a"')
+    with pytest.raises(DerivationFormatError, match=message):
+        load(text)
+
+
+def test_vector_needs_room_for_entries_1_c_and_k():
+    with pytest.raises(DerivationFormatError,
+                       match=r"^f\.toml, chain 'x', vector: the vector is shown by its entries 1, c and k, "
+                             r"which needs k >= 3, found k = 2$"):
+        load(with_vector('"i"').replace('k = "symbolic"', "k = 2"))
+    assert load(with_vector('"i"').replace('k = "symbolic"', "k = 3")).chains[0].vector_index.name == "i"
+
+
+def test_the_reference_gradient_is_a_vector_chain():
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "derivations" / "softmax_cross_entropy.toml"
+    chains = {ch.name: ch.vector_index for ch in load_derivation(path).chains}
+    assert chains["gradient"].name == "i" and chains["jacobian"].name == "i"
+    assert chains["loss"] is None
