@@ -26,7 +26,7 @@ ROWS = [
      [sys.executable, "-m", "symce", "check", "derivations/softmax_cross_entropy.toml"]),
     ("symce check softmax_cross_entropy_k3.toml",
      [sys.executable, "-m", "symce", "check", "derivations/softmax_cross_entropy_k3.toml"]),
-    ("symce check derivations/ (both files)", [sys.executable, "-m", "symce", "check", "derivations"]),
+    ("symce check derivations/ (every file)", [sys.executable, "-m", "symce", "check", "derivations"]),
     ("symce check a wrong fixture (exit 1)",
      [sys.executable, "-m", "symce", "check", "tests/fixtures/wrong/square_dropped.toml"]),
 ]
