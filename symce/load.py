@@ -39,7 +39,7 @@ import sympy
 
 from .derivation import Assumption, Case, Chain, Definition, Derivation, Notation, Step, free_indices, whole_vector
 from .errors import DerivationFormatError, UnsafeExpressionError
-from .parse import FUNCTIONS, RELATIONS, read_expression, read_prose
+from .parse import FUNCTIONS, RELATIONS, quoted, read_expression, read_prose
 
 MAX_FILE_BYTES = 1_000_000  # a derivation is a few KB; a megabyte is already absurd
 MAX_STEPS = 500  # over all chains
@@ -291,11 +291,11 @@ class _Loader:
     def small_ast(self, text: str, where: str, shape: str) -> ast.AST:
         """The syntax tree of a short ASCII text (a definition's target, an assumption), else an error."""
         if not text.isascii():  # ast.parse would fold a full-width letter into ASCII (NFKC)
-            raise self.error(where, f"{shape}, found {text!r}")
+            raise self.error(where, f"{shape}, found {quoted(text)}")
         try:
             return ast.parse(text, mode="eval").body
-        except SyntaxError:
-            raise self.error(where, f"{shape}, found {text!r}") from None
+        except (SyntaxError, ValueError, RecursionError, MemoryError):
+            raise self.error(where, f"{shape}, found {quoted(text)}") from None
 
     def target(self, text: str, where: str) -> tuple[str, tuple[sympy.Symbol, ...]]:
         """``"s[i]"`` -> ("s", (i,)); ``"L"`` -> ("L", ())."""

@@ -165,7 +165,12 @@ def _split_sum(f, j, low, high, k, in_range) -> sympy.Basic:
         for factor in sympy.Mul.make_args(term):
             (inside if j in factor.free_symbols else outside).append(factor)
         if not inside:
-            total.append(sympy.Mul(*outside) * (high - low + 1))
+            count = high - low + 1
+            # A sum whose range may run backwards is left alone: symce reads such a range as
+            # empty (as the probes and the k = 2..6 instances do), SymPy's Karr convention
+            # as a negative count; (3, k) gives k - 2 terms only where k >= 2.
+            total.append(sympy.Mul(*outside) * count if count.is_nonnegative
+                         else Sum(sympy.Mul(*outside), (j, low, high)))
             continue
         pick = _picking_delta(inside, j, low, high, k, in_range)
         if pick is not None:

@@ -98,8 +98,19 @@ def read_expression(
     tree = _parse_tree(text, where)
     expr = _Builder(names, where, relations, whole_vectors).build(tree.body)
     if expr.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
-        raise DerivationFormatError(f"{where}: expression has no finite value: {text!r}")
+        raise DerivationFormatError(f"{where}: expression has no finite value: {quoted(text)}")
     return expr
+
+
+def quoted(text: str, limit: int = 60) -> str:
+    """``repr(text)``, cut to ``limit`` characters so that an error stays one readable line.
+
+    >>> quoted("(" * 100)
+    "'((((((((((((((((((((((((((((((((((((((((((((((((((((((((((((...' (100 characters)"
+    """
+    if len(text) <= limit:
+        return repr(text)
+    return f"{text[:limit] + '...'!r} ({len(text)} characters)"
 
 
 def _ascii_only(text: str, where: str) -> None:
@@ -116,7 +127,7 @@ def _parse_tree(text: str, where: str) -> ast.Expression:
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
-        raise DerivationFormatError(f"{where}: not a valid expression ({exc.msg}): {text!r}") from None
+        raise DerivationFormatError(f"{where}: not a valid expression ({exc.msg}): {quoted(text)}") from None
     except (ValueError, RecursionError, MemoryError):
         raise UnsafeExpressionError(f"{where}: expression is too deeply nested or too large") from None
     count = sum(1 for _ in ast.walk(tree))
@@ -403,7 +414,7 @@ class _Builder:
         if not (isinstance(limits, ast.Tuple) and len(limits.elts) == 3):
             raise self.bad("Sum() needs limits written as (index, low, high)")
         var, low, high = (self.build(e) for e in limits.elts)
-        if not (isinstance(var, sympy.Symbol) and var.is_integer):
+        if not (isinstance(var, sympy.Symbol) and var.is_integer) or var == self.names.get("k"):
             raise self.bad(f"Sum() index {var} is not a declared index symbol")
         for bound in (low, high):
             if bound.is_integer is not True:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import enum
 import itertools
+import math
 import os
 import random
 import time
@@ -75,8 +76,14 @@ class StepResult:
     detail: str = ""  # one line: which instances were proved, why unverified, ...
     counterexample: Counterexample | None = None  # present when evidence is FAILS
 
-    def passes(self, allow_numeric: bool = False) -> bool:
-        """Proved; or numeric only, when the user allowed numeric evidence to pass."""
+    def passes(self, allow_numeric: bool = False, all_k: bool = False) -> bool:
+        """Proved; or numeric only, when the user allowed numeric evidence to pass.
+
+        ``all_k`` refuses "proved for k = 2..6": a claim such as
+        ``(k-2)(k-3)(k-4)(k-5)(k-6) = 0`` holds at every one of those instances.
+        """
+        if all_k and self.evidence is Evidence.PROVED_SMALL_K:
+            return False
         return self.evidence.proved or (allow_numeric and self.evidence is Evidence.NUMERIC)
 
 
@@ -87,9 +94,9 @@ class Report:
     derivation: Derivation  # what was checked
     steps: tuple[StepResult, ...]  # one per step of every chain
 
-    def passed(self, allow_numeric: bool = False) -> bool:
-        """True when every step is proved (or numeric, when that is allowed)."""
-        return all(r.passes(allow_numeric) for r in self.steps)
+    def passed(self, allow_numeric: bool = False, all_k: bool = False) -> bool:
+        """True when every step passes (see ``StepResult.passes``)."""
+        return all(r.passes(allow_numeric, all_k) for r in self.steps)
 
     def line_of(self, result: StepResult) -> int | None:
         """The file line of the step a result speaks of, when the loader found it."""
@@ -98,7 +105,7 @@ class Report:
                 return chain.steps[result.index - 1].line
         return None
 
-    def as_dict(self, allow_numeric: bool = False) -> dict:
+    def as_dict(self, allow_numeric: bool = False, all_k: bool = False) -> dict:
         """Plain data for JSON: the file, whether it passed, and one entry per step."""
         steps = []
         for r in self.steps:
@@ -107,16 +114,16 @@ class Report:
                 "chain": r.chain, "step": r.index, "line": self.line_of(r), "reason": r.reason,
                 "evidence": r.evidence.name.lower(), "evidence_text": r.evidence.value,
                 "proved": r.evidence.proved,
-                "passed": r.passes(allow_numeric),
+                "passed": r.passes(allow_numeric, all_k),
                 "seconds": round(r.seconds, 4), "detail": r.detail,
                 "counterexample": None if cx is None else {"values": cx.values, "lhs": cx.lhs, "rhs": cx.rhs},
             })
         return {"path": self.derivation.path, "title": self.derivation.title,
-                "passed": self.passed(allow_numeric), "steps": steps}
+                "passed": self.passed(allow_numeric, all_k), "steps": steps}
 
-    def first_failure(self, allow_numeric: bool = False) -> StepResult | None:
+    def first_failure(self, allow_numeric: bool = False, all_k: bool = False) -> StepResult | None:
         """The first step that does not pass, or None."""
-        return next((r for r in self.steps if not r.passes(allow_numeric)), None)
+        return next((r for r in self.steps if not r.passes(allow_numeric, all_k)), None)
 
 
 def check(derivation: Derivation, *, timeout: float = 10.0, parallel: int | None = None) -> Report:
@@ -285,7 +292,8 @@ class _Instances:
                 if _close(a, b):
                     agreed += 1
                     continue
-                a2, b2 = point.value(self.left, 2 * DIGITS + 10), point.value(self.right, 2 * DIGITS + 10)
+                fine = _finer_digits(point)
+                a2, b2 = point.value(self.left, fine), point.value(self.right, fine)
             except (Unevaluable, ZeroDivisionError, OverflowError, ValueError):
                 continue
             if _close(a2, b2) or abs(a2 - b2) < abs(a - b) * mpmath.mpf(10) ** -DIGITS:
@@ -295,7 +303,8 @@ class _Instances:
             for base, values in point.vectors.items():
                 if base in self.used:
                     shown.update({f"{base}[{n}]": mpmath.nstr(v, 8) for n, v in enumerate(values, 1)})
-            shown.update({f"{b_}[{n}]": mpmath.nstr(v, 8) for (b_, n), v in point.extra_values.items()})
+            shown.update({f"{b_}[{n}] (outside 1..k)": mpmath.nstr(v, 8)
+                          for (b_, n), v in point.extra_values.items()})
             shown.update({str(s): mpmath.nstr(v, 8) for s, v in point.scalars.items()})
             return Counterexample(values=shown, lhs=_show(a2), rhs=_show(b2))
         return agreed
@@ -361,6 +370,19 @@ def _show(x) -> str:
 
 def _finite(x) -> bool:
     return isinstance(x, int) or mpmath.isfinite(x)
+
+
+def _finer_digits(point: Point) -> int:
+    """Digits for the second evaluation of a disagreeing probe.
+
+    Round-off in a sum of exponentials is relative to its largest term, about
+    exp(|z|): at z near 375, (exp(z) + 1) exp(-z) - 1 needs 163 digits before the
+    1 is seen at all, and at a fixed 110 digits a true step looked false. So the
+    second evaluation adds the digits of exp(2 max|value|) to twice the first's.
+    """
+    values = [abs(v) for vs in point.vectors.values() for v in vs]
+    values += [abs(v) for v in point.scalars.values()] + [abs(v) for v in point.extra_values.values()]
+    return 2 * DIGITS + 10 + int(2 * max(values, default=0) / math.log(10)) + 1
 
 
 def _close(a, b) -> bool:

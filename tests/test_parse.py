@@ -210,3 +210,14 @@ def test_functions_are_kept_as_written():
     e = parse("log(exp(z[i]))")
     assert isinstance(e, sympy.log) and isinstance(e.args[0], sympy.exp)
     assert e.doit() == Z[I]
+
+
+def test_the_class_count_is_not_a_summation_index():
+    with pytest.raises(DerivationFormatError, match=r"Sum\(\) index k is not a declared index symbol"):
+        parse("Sum(z[k], (k, 1, 3))")
+
+
+def test_a_long_expression_is_echoed_short():
+    with pytest.raises(DerivationFormatError) as err:
+        parse("(" * 200)
+    assert "(200 characters)" in str(err.value) and len(str(err.value)) < 200

@@ -235,3 +235,51 @@ def test_splitting_logs_inside_sums_does_not_hide_a_wrong_step():
                                         step="Sum(y[n] * z[n], (n, 1, k)) + log(Sum(exp(z[j]), (j, 1, k)))"))
     [result] = check(d).steps
     assert result.evidence is Evidence.FAILS and result.counterexample is not None
+
+
+RANGE_STEP = '''
+title = "t"
+[symbols]
+k = "symbolic"
+indices = ["i", "j"]
+vectors = {{ z = "real" }}
+[[chains]]
+name = "x"
+start = "{start}"
+steps = [{{ expr = "{step}", reason = "r" }}]
+'''
+
+
+def one_step(start, step):
+    [result] = check(loads_derivation(RANGE_STEP.format(start=start, step=step))).steps
+    return result
+
+
+def test_a_range_that_may_run_backwards_is_not_counted_as_high_minus_low_plus_one():
+    # Read as SymPy's Karr convention, Sum over (k, 4) has 5 - k terms for every k; read as
+    # symce reads ranges (empty when high < low), it is 0 at k = 6. Both halves agree now.
+    assert one_step("Sum(exp(z[i]), (j, k, 4))", "(5 - k) * exp(z[i])").evidence is Evidence.FAILS
+    # (k - 2) terms for (3, k) is true for k >= 2 only: never "proved for all k".
+    assert one_step("Sum(exp(z[i]), (j, 3, k))", "(k - 2) * exp(z[i])").evidence is Evidence.PROVED_SMALL_K
+    assert one_step("Sum(exp(z[i]), (j, 1, k))", "k * exp(z[i])").evidence is Evidence.PROVED_ALL_K
+
+
+def test_cancellation_at_large_logits_is_not_a_counterexample():
+    """At z near 375, (e^z + 1) e^-z - 1 needs 163 digits before the 1 is seen; 110 were used once."""
+    for n in range(6):  # several seeds of probe points, through the chain name
+        d = loads_derivation(RANGE_STEP.format(start="(exp(z[i]) + 1) * exp(-z[i]) - 1", step="exp(-z[i])")
+                             .replace('name = "x"', f'name = "x{n}"'))
+        [result] = check(d).steps
+        assert result.evidence is Evidence.PROVED_ALL_K
+
+
+def test_a_polynomial_in_k_that_vanishes_at_2_to_6_is_only_proved_for_those():
+    result = one_step("0", "(k - 2) * (k - 3) * (k - 4) * (k - 5) * (k - 6)")
+    assert result.evidence is Evidence.PROVED_SMALL_K
+    assert result.passes() and not result.passes(all_k=True)
+
+
+def test_an_entry_outside_the_range_is_marked_in_the_counterexample():
+    result = one_step("Sum(z[j], (j, 1, k))", "Sum(z[j + 1], (j, 1, k))")
+    assert result.evidence is Evidence.FAILS
+    assert any(name.endswith("(outside 1..k)") for name in result.counterexample.values)
