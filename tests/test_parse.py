@@ -106,9 +106,18 @@ def test_caps_sizes(text, message):
     ("z[1/2]", r"index 1/2 of 'z' is not an integer"),
     ("Sum(z[j], j)", r"Sum\(\) needs limits written as \(index, low, high\)"),
     ("Derivative(z[i], 2)", r"Derivative\(\) with respect to 2"),
+    # Differentiating by an integer (the class count, an index) has no meaning; it gave 0.
+    ("Derivative(z[i], k)", r"Derivative\(\) with respect to k: an integer \(the class count or an index\)"
+                            r" is not a variable"),
+    ("Derivative(z[i], i)", r"Derivative\(\) with respect to i: an integer"),
+    ("Sum(z[j], (j, 1, z[i]))", r"Sum\(\) limit z\[i\] is not an integer expression"),
+    ("Sum(z[j], (j, 1/2, k))", r"Sum\(\) limit 1/2 is not an integer expression"),
+    # log(0) is SymPy's zoo: no value to check a step against.
+    ("log(0)", r"log\(0\) has no finite value"),
+    ("z[i] + log(1 - 1)", r"log\(0\) has no finite value"),
 ])
 def test_reports_mistakes_with_place(text, message):
-    with pytest.raises(DerivationFormatError, match=r"f\.toml, chain 'x', step 1: " + message):
+    with pytest.raises(DerivationFormatError, match=r"^f\.toml, chain 'x', step 1: " + message):
         parse(text)
 
 
@@ -171,25 +180,6 @@ def test_reference_file_loads_with_lines_and_notation():
 
 
 # --- found by a hostile user: each was accepted and left to the checker -------------
-
-@pytest.mark.parametrize("text, message", [
-    # A tuple made the checker crash ("unsupported operand type(s) for -"): unverified
-    # instead of a malformed-input error.
-    ("(z[i], z[j])", r"tuple \(allowed only as the limits of Sum\) is not allowed"),
-    ("Derivative(z[i], (z[i], 2))", r"tuple \(allowed only as the limits of Sum\) is not allowed"),
-    # Differentiating by an integer (the class count, an index) has no meaning; it gave 0.
-    ("Derivative(z[i], k)", r"Derivative\(\) with respect to k: an integer \(the class count or an index\)"
-                            r" is not a variable"),
-    ("Derivative(z[i], i)", r"Derivative\(\) with respect to i: an integer"),
-    ("Sum(z[j], (j, 1, z[i]))", r"Sum\(\) limit z\[i\] is not an integer expression"),
-    ("Sum(z[j], (j, 1/2, k))", r"Sum\(\) limit 1/2 is not an integer expression"),
-    # log(0) is SymPy's zoo: no value to check a step against.
-    ("log(0)", r"log\(0\) has no finite value"),
-    ("z[i] + log(1 - 1)", r"log\(0\) has no finite value"),
-])
-def test_refuses_what_has_no_meaning(text, message):
-    with pytest.raises(DerivationFormatError, match=r"^f\.toml, chain 'x', step 1: " + message):
-        parse(text)
 
 
 @pytest.mark.parametrize("text, shown", [
