@@ -106,6 +106,10 @@ def test_caps_sizes(text, message):
     ("z[1/2]", r"index 1/2 of 'z' is not an integer"),
     ("Sum(z[j], j)", r"Sum\(\) needs limits written as \(index, low, high\)"),
     ("Derivative(z[i], 2)", r"Derivative\(\) with respect to 2"),
+    # A tuple made the checker crash ("unsupported operand type(s) for -"): unverified
+    # instead of a malformed-input error.
+    ("(z[i], z[j])", r"tuple \(allowed only as the limits of Sum\) is not allowed"),
+    ("Derivative(z[i], (z[i], 2))", r"tuple \(allowed only as the limits of Sum\) is not allowed"),
     # Differentiating by an integer (the class count, an index) has no meaning; it gave 0.
     ("Derivative(z[i], k)", r"Derivative\(\) with respect to k: an integer \(the class count or an index\)"
                             r" is not a variable"),
