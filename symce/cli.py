@@ -9,7 +9,6 @@ is a bug.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from .errors import ProofError, SymceError
@@ -199,10 +198,11 @@ def _add_latex(sub) -> None:
 def _run_latex(args) -> int:
     from .latex import check_options, render
     from .load import load_derivation
+    from .output import output_target, write_output
     from .verify import check
 
     check_options(args.format, args.standalone)  # refuse bad options before the slow check
-    target = None if args.output is None else _output_target(args.output)
+    target = None if args.output is None else output_target(args.output)
     report = check(load_derivation(args.path))  # checked once; the renderer reads this report
     # A step that did not pass raises UnverifiedStepError, a ProofError: main() exits 1.
     text = render(report, format=args.format, standalone=args.standalone,
@@ -210,7 +210,7 @@ def _run_latex(args) -> int:
     if target is None:
         sys.stdout.write(text)
     else:
-        _write_output(args.output, target, text)
+        write_output(args.output, target, text)
     return EXIT_OK
 
 
@@ -234,70 +234,19 @@ def _add_export(sub) -> None:
 
 def _run_export(args) -> int:
     from .export import export_source
+    from .output import output_target, write_output
 
-    target = None if args.output is None else _output_target(args.output)
+    target = None if args.output is None else output_target(args.output)
     source = export_source(args.identity, backend=args.backend, assume=args.assume)
     if target is None:
         sys.stdout.write(source)
         return EXIT_OK
-    _write_output(args.output, target, source)
+    write_output(args.output, target, source)
     print(f"symce: wrote {args.output} ({args.identity}, {args.backend}, assume {args.assume})", file=sys.stderr)
     return EXIT_OK
 
 
 # --- -o FILE (latex, export) -------------------------------------------------
-
-def _output_target(path: str) -> str:
-    """The file ``-o path`` will write, refused at once when it cannot be a file.
-
-    A symbolic link is followed, so that the file it names is written and the link
-    stays a link.
-    """
-    from .errors import UsageError
-
-    if not path:
-        raise UsageError(f"-o: expected a file name, found {path!r}")
-    target = os.path.realpath(path)
-    if os.path.isdir(target):
-        raise UsageError(f"{path}: cannot write (it is a folder; give a file name)")
-    return target
-
-
-def _write_output(path: str, target: str, text: str) -> None:
-    """Write ``text`` to ``target`` so that no reader ever sees half of it.
-
-    A regular file (or a new one) is written beside the target and renamed over it
-    once complete, with the permissions the old file had or the umask allows. A
-    device or a pipe (``-o /dev/stdout``) cannot be replaced, so it is written in place.
-    """
-    import stat
-    import tempfile
-
-    from .errors import UsageError
-
-    try:
-        if os.path.exists(target) and not os.path.isfile(target):
-            with open(target, "w", encoding="utf-8", newline="\n") as fh:
-                fh.write(text)
-            return
-        if os.path.exists(target):
-            mode = stat.S_IMODE(os.stat(target).st_mode)
-        else:
-            umask = os.umask(0)
-            os.umask(umask)
-            mode = 0o666 & ~umask
-        fd, tmp = tempfile.mkstemp(prefix=".symce-", suffix=".tmp", dir=os.path.dirname(target))
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-                fh.write(text)
-            os.chmod(tmp, mode)  # mkstemp makes the file 0600
-            os.replace(tmp, target)
-        except BaseException:
-            os.unlink(tmp)
-            raise
-    except OSError as exc:
-        raise UsageError(f"{path}: cannot write ({exc.strerror or exc})") from None
-
 
 # --- entry point ------------------------------------------------------------
 
