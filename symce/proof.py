@@ -329,7 +329,7 @@ def _resolve_range_guards(expr: sympy.Expr, m: SymbolicSoftmaxCE) -> sympy.Expr:
     return sympy.piecewise_fold(expr.xreplace(true_facts)).xreplace(true_facts).doit()
 
 
-_BOUND = [sympy.Symbol(f"b{n}", integer=True, positive=True) for n in range(8)]
+_BOUND = [sympy.Dummy(f"b{n}", integer=True, positive=True) for n in range(8)]  # never equal to a user symbol
 
 
 def _canonical_bounds(expr: sympy.Expr) -> sympy.Expr:
