@@ -352,8 +352,13 @@ class _Loader:
             if not isinstance(cond, (sympy.Eq, sympy.Ne)):
                 raise self.error(where, f"expected Eq(a, b) or Ne(a, b), found {text!r}")
             a, b = cond.args
-            if not (a.is_integer and b.is_integer and cond.free_symbols & set(self.indices)):
-                raise self.error(where, f"expected a relation between indices, found {text!r}")
+            # Each side a declared index or a whole number: with Eq(i + 1, c) the placements
+            # of i could force c out of 1..k, and a true step was reported failing there.
+            k = self.names.get("k")
+            plain = all(x in self.indices or x.free_symbols <= {k} for x in (a, b))
+            if not (plain and cond.free_symbols & set(self.indices)):
+                raise self.error(where, f"expected a relation between indices (each side an index, or a "
+                                        f"number such as 1 or k), found {text!r}")
             if not self.can_hold(cond):
                 # Checked under a case that never holds, every step would pass vacuously.
                 raise self.error(where, f"{text!r} never holds for indices in 1..{self.k or 'k'}")

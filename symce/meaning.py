@@ -265,7 +265,10 @@ def _expand_logs(f: sympy.Basic) -> sympy.Basic:
 def _opaque(d: sympy.Basic) -> sympy.Basic:
     table = {}
     for s in sorted(d.atoms(Sum), key=sympy.default_sort_key):
-        table[s] = Dummy("S", positive=True) if _positive_sum(s) else Dummy("S", real=True)
+        # Real only when its terms are: a sum of logs of negative numbers is complex,
+        # and a real stand-in let SymPy fold log(exp(S)) to S.
+        table[s] = (Dummy("S", positive=True) if _positive_sum(s)
+                    else Dummy("S", real=True) if s.function.is_real else Dummy("S"))
     d = d.xreplace(table)
     deltas = {x: Dummy("delta", nonnegative=True) for x in d.atoms(KroneckerDelta)}
     return d.xreplace(deltas)
@@ -283,7 +286,12 @@ def _split_exp(d: sympy.Basic) -> sympy.Basic:
         factors = []
         for term in sympy.Add.make_args(sympy.expand(x.args[0])):
             coeff, rest = term.as_coeff_Mul()
-            factors.append(atom(rest) ** coeff if coeff.is_Rational else atom(term))
+            # exp(c w) = exp(w)**c for every c only when w is real; for complex w only
+            # integer powers are safe (sqrt(exp(w)) = exp(w/2) fails off the principal branch).
+            if coeff.is_Integer or (coeff.is_Rational and rest.is_real):
+                factors.append(atom(rest) ** coeff)
+            else:
+                factors.append(atom(term))
         return sympy.Mul(*factors)
 
     return d.replace(lambda x: isinstance(x, sympy.exp), split)

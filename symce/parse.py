@@ -397,6 +397,9 @@ class _Builder:
     def _call_KroneckerDelta(self, args):
         self._arity("KroneckerDelta", args, 2)
         a, b = (self.build(x) for x in args)
+        for x in (a, b):
+            if x.is_integer is not True:  # a delta of logits has no 0/1 meaning; probes skipped it
+                raise self.bad(f"KroneckerDelta() argument {x} is not an integer expression")
         return sympy.KroneckerDelta(a, b)
 
     def _call_Eq(self, args):
@@ -409,7 +412,6 @@ class _Builder:
 
     def _call_Sum(self, args):
         self._arity("Sum", args, 2)
-        body = self.build(args[0])
         limits = args[1]
         if not (isinstance(limits, ast.Tuple) and len(limits.elts) == 3):
             raise self.bad("Sum() needs limits written as (index, low, high)")
@@ -419,7 +421,13 @@ class _Builder:
         for bound in (low, high):
             if bound.is_integer is not True:
                 raise self.bad(f"Sum() limit {bound} is not an integer expression")
-        return sympy.Sum(body, (var, low, high))
+        # The summation variable ranges over the limits, not over the declared 1..k: with
+        # the declared (positive) symbol, KroneckerDelta(j, 0) in Sum(..., (j, 0, k)) was
+        # folded to 0 as it was read. The body gets a variable that is an integer only
+        # (same name, other assumptions: a different symbol, printed as the author wrote it).
+        dummy = sympy.Symbol(var.name, integer=True)
+        inner = _Builder({**self.names, var.name: dummy}, self.where, self.relations, self.whole_vectors)
+        return sympy.Sum(inner.build(args[0]), (dummy, low, high))
 
     def _call_Derivative(self, args):
         self._arity("Derivative", args, 2, 8)

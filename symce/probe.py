@@ -33,6 +33,7 @@ class Point:
         self.vectors = vectors  # IndexedBase -> list of numbers; entry n is vectors[base][n - 1]
         self.scalars = scalars or {}  # Symbol -> number
         self.extra = extra  # callable (base, n) -> number for entries outside 1..len, or None
+        self.peak = mpmath.mpf(0)  # largest |value| of any node evaluated so far (round-off scale)
 
     def value(self, e: sympy.Basic, dps: int = 50):
         """``e`` at this point, as an mpmath number computed with ``dps`` digits."""
@@ -59,7 +60,15 @@ def _int(e, env, point) -> int:
     raise Unevaluable(f"{e} is not an integer here")
 
 
-def _ev(e, env, point):  # noqa: C901 - one branch per node kind, flat on purpose
+def _ev(e, env, point):
+    """Evaluate one node, remembering the largest magnitude met: round-off is relative to it."""
+    v = _ev_node(e, env, point)
+    if not isinstance(v, int) and mpmath.isfinite(v):
+        point.peak = max(point.peak, abs(v))
+    return v
+
+
+def _ev_node(e, env, point):  # noqa: C901 - one branch per node kind, flat on purpose
     if e.is_Integer:
         return int(e)
     if e.is_Rational:

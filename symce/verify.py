@@ -336,7 +336,8 @@ class _Instances:
                 raise Unevaluable(f"no values for {base}")
             return extra_values.setdefault((base, n), draw(base))
 
-        scalars = {s: mpmath.mpf(rng.randint(1, 5000)) / 1000 for s in self.scalars}
+        scalars = {s: mpmath.mpf(rng.randint(1 if s.is_nonnegative else -5000, 5000)) / 1000
+                   for s in self.scalars}  # a scalar declared real takes negative values too
         point = Point({self.meaning.k: k, **placement}, vectors, scalars, extra)
         point.extra_values = extra_values
         return point
@@ -375,14 +376,17 @@ def _finite(x) -> bool:
 def _finer_digits(point: Point) -> int:
     """Digits for the second evaluation of a disagreeing probe.
 
-    Round-off in a sum of exponentials is relative to its largest term, about
-    exp(|z|): at z near 375, (exp(z) + 1) exp(-z) - 1 needs 163 digits before the
-    1 is seen at all, and at a fixed 110 digits a true step looked false. So the
-    second evaluation adds the digits of exp(2 max|value|) to twice the first's.
+    Round-off is relative to the largest intermediate value: at z near 375,
+    (exp(z) + 1) exp(-z) - 1 needs 163 digits before the 1 is seen at all, and at
+    a fixed 110 digits a true step looked false. So the second evaluation adds the
+    digits of the largest magnitude the first one met (``Point.peak``), or of
+    exp(2 max|value|) if that is larger, to twice the first's.
     """
     values = [abs(v) for vs in point.vectors.values() for v in vs]
     values += [abs(v) for v in point.scalars.values()] + [abs(v) for v in point.extra_values.values()]
-    return 2 * DIGITS + 10 + int(2 * max(values, default=0) / math.log(10)) + 1
+    from_inputs = 2 * max(values, default=0) / math.log(10)
+    from_peak = float(mpmath.log10(point.peak)) if point.peak > 1 else 0.0
+    return 2 * DIGITS + 10 + int(max(from_inputs, from_peak)) + 1
 
 
 def _close(a, b) -> bool:

@@ -71,9 +71,15 @@ def test_loading_a_folder_or_a_device_says_what_it_is(tmp_path):
     ("Ne(i, i)", r"f\.toml, cases\.a: 'Ne\(i, i\)' never holds for indices in 1\.\.k"),
     ("Eq(i, 0)", r"f\.toml, cases\.a: 'Eq\(i, 0\)' never holds for indices in 1\.\.k"),
     ("Eq(i, k + 5)", r"f\.toml, cases\.a: 'Eq\(i, k \+ 5\)' never holds for indices in 1\.\.k"),
-    ("Ne(1, 1)", r"f\.toml, cases\.a: expected a relation between indices, found 'Ne\(1, 1\)'"),
-    ("Eq(1, 2)", r"f\.toml, cases\.a: expected a relation between indices, found 'Eq\(1, 2\)'"),
-    ("Eq(k, 3)", r"f\.toml, cases\.a: expected a relation between indices, found 'Eq\(k, 3\)'"),
+    ("Ne(1, 1)", r"f\.toml, cases\.a: expected a relation between indices \(each side an index, or a number such "
+                 r"as 1 or k\), found 'Ne\(1, 1\)'"),
+    ("Eq(1, 2)", r"f\.toml, cases\.a: expected a relation between indices \(each side an index, or a number such "
+                 r"as 1 or k\), found 'Eq\(1, 2\)'"),
+    # Eq(i + 1, c) let the placements of i push c out of 1..k: a true step "failed" there.
+    ("Eq(i + 1, c)", r"f\.toml, cases\.a: expected a relation between indices \(each side an index, or a "
+                     r"number such as 1 or k\), found 'Eq\(i \+ 1, c\)'"),
+    ("Eq(k, 3)", r"f\.toml, cases\.a: expected a relation between indices \(each side an index, or a number such "
+                 r"as 1 or k\), found 'Eq\(k, 3\)'"),
 ])
 def test_a_case_must_be_able_to_hold(case, message):
     text = MINIMAL.replace('[[chains]]', f'[cases]\na = "{case}"\n[[chains]]')
@@ -82,8 +88,8 @@ def test_a_case_must_be_able_to_hold(case, message):
 
 
 def test_a_case_that_holds_somewhere_is_kept():
-    text = MINIMAL.replace('[[chains]]', '[cases]\na = "Eq(i + 1, c)"\nb = "Ne(i, c)"\n[[chains]]')
-    assert [c.label for c in load(text).cases] == ["i + 1 = c", "i != c"]
+    text = MINIMAL.replace('[[chains]]', '[cases]\na = "Eq(i, k)"\nb = "Ne(i, c)"\n[[chains]]')
+    assert [c.label for c in load(text).cases] == ["i = k", "i != c"]
 
 
 def test_a_case_for_a_concrete_k_is_judged_at_that_k():

@@ -283,3 +283,43 @@ def test_an_entry_outside_the_range_is_marked_in_the_counterexample():
     result = one_step("Sum(z[j], (j, 1, k))", "Sum(z[j + 1], (j, 1, k))")
     assert result.evidence is Evidence.FAILS
     assert any(name.endswith("(outside 1..k)") for name in result.counterexample.values)
+
+
+SCALAR_STEP = '''
+title = "t"
+[symbols]
+k = "symbolic"
+indices = ["i", "j"]
+vectors = {{ z = "real" }}
+scalars = {{ t = "real" }}
+[[chains]]
+name = "x"
+start = "{start}"
+steps = [{{ expr = "{step}", reason = "r" }}]
+'''
+
+
+@pytest.mark.parametrize("start, step", [
+    # The summation variable once kept the declared index's positivity: KroneckerDelta(j, 0)
+    # was folded to 0 as it was read, and this false step was "proved for all k".
+    ("Sum(exp(z[j + 1]) * KroneckerDelta(j, 0), (j, 0, k - 1))", "0"),
+    # A sum of logs of possibly negative numbers stood in as a real symbol, so SymPy folded
+    # log(exp(S)) to S; t = -3 makes the sum complex. (Probes once drew t > 0 only.)
+    ("log(exp(Sum(log(t + exp(z[j])), (j, 1, k))))", "Sum(log(t + exp(z[j])), (j, 1, k))"),
+    # exp(w / 16) was split as E**(1/16) for complex w = sqrt(z[i]); the principal branch
+    # of the square root then made a false step "proved".
+    ("sqrt(exp(sqrt(z[i]) / 16))", "exp(sqrt(z[i]) / 32)"),
+])
+def test_false_steps_found_by_review_are_not_passed(start, step):
+    [result] = check(loads_derivation(SCALAR_STEP.format(start=start, step=step))).steps
+    assert not result.passes(), result
+
+
+def test_huge_intermediate_values_are_not_a_counterexample():
+    """exp(64 z) near z = 430 is 10^12000: the finer evaluation must see past that, not 110 digits."""
+    step = "1"
+    start = "(exp(32 * z[i]) + 1)**2 - exp(64 * z[i]) - 2 * exp(32 * z[i])"
+    for n in range(4):
+        d = loads_derivation(SCALAR_STEP.format(start=start, step=step).replace('name = "x"', f'name = "x{n}"'))
+        [result] = check(d).steps
+        assert result.evidence is Evidence.PROVED_ALL_K
