@@ -137,6 +137,7 @@ class _Loader:
         self.declared_vectors: list[str] = []
         self.ranks: dict[str, int] = {}  # vector name -> number of indices it takes
         self.k: int | None = None
+        self.hot: set[sympy.Symbol] = set()  # hot indices of one-hot assumptions
 
     def error(self, where: str, message: str) -> DerivationFormatError:
         return DerivationFormatError(f"{self.path}, {where}: {message}")
@@ -193,6 +194,7 @@ class _Loader:
         self.symbols(data["symbols"])
         definitions = self.definitions(data.get("definitions", {}))
         assumptions = self.assumptions(data.get("assumptions", []))
+        self.hot = {a.index for a in assumptions if a.kind == "onehot"}
         cases = self.cases(data.get("cases", {}))
         chains = self.chains(data["chains"], {c.name: c for c in cases})
         return Derivation(
@@ -441,10 +443,14 @@ class _Loader:
         if index in free_indices(whole_vector(start, index)):
             raise self.error(where, f"the start {start} uses {text!r} other than as the index of "
                                     f"an entry, so it is not entry {text!r} of a vector")
-        if case is not None and index in case.condition.free_symbols:
-            # Proved only where the case holds, the steps say nothing about the other entries.
+        if case is not None:
+            # Proved only where the case holds (i = c, or c = k fixing the hot class), the
+            # steps say nothing about the entries the row would show.
             raise self.error(where, f"the chain is checked only under the case {case.label}, "
                                     f"so it does not give every entry over {text!r}")
+        if index in self.hot:
+            raise self.error(where, f"{text!r} is the hot index of a one-hot assumption, so each step "
+                                    f"speaks of the hot entry only, not of every entry over {text!r}")
         if self.k is not None and self.k < 3:
             raise self.error(where, f"the vector is shown by its entries 1, c and k, which needs "
                                     f"k >= 3, found k = {self.k}")

@@ -83,13 +83,13 @@ class Meaning:
         f = e.expr
         for var, count in e.variable_count:
             name = self._name(var)
-            for _ in range(count):
-                if name is not None:
-                    # Hold the defined name still, differentiate, then let it unfold.
-                    f = self._unfold(sympy.diff(self._unfold(f, hold | {name}), var), hold)
-                else:
-                    f = sympy.diff(self._unfold(f, frozenset()), var)
-        return f
+            # With respect to a defined name, that name is held still; it is unfolded only
+            # once every variable has been taken (unfolding between passes made the
+            # second derivative by s[c] of -log(s[c]) come out as 0). With respect to
+            # anything else, everything is unfolded first.
+            keep = hold | {name} if name is not None else frozenset()
+            f = sympy.diff(self._unfold(f, keep), var, count)
+        return self._unfold(f, hold)
 
     def assume(self, e: sympy.Basic, case: Case | None) -> sympy.Basic:
         """Apply one-hot assumptions (``y[a]`` -> ``KroneckerDelta(a, c)``) and the case."""
@@ -99,7 +99,7 @@ class Meaning:
                 e = e.replace(lambda x, base=base: isinstance(x, Indexed) and x.base == base,
                               lambda x, c=a.index: KroneckerDelta(x.indices[0], c))
         if case is not None:
-            e = apply_case(e, case.condition)
+            e = apply_case(e, case.condition, self.indices)
         return e
 
     def simplex_vectors(self) -> list[IndexedBase]:
@@ -109,15 +109,16 @@ class Meaning:
                 if a.kind == "simplex" and a.vector not in onehot]
 
 
-def apply_case(e: sympy.Basic, condition: sympy.Basic) -> sympy.Basic:
-    """``Eq(i, c)``: put c for i. ``Ne(i, c)``: the delta of i and c is 0."""
+def apply_case(e: sympy.Basic, condition: sympy.Basic, indices=frozenset()) -> sympy.Basic:
+    """``Eq(i, c)``: put c for i. ``Ne(i, c)``: the delta of i and c is 0.
+
+    Under ``Eq(k, i)`` it is the index that is replaced, never the class count k.
+    """
     a, b = condition.args
     if isinstance(condition, sympy.Eq):
-        if isinstance(a, Symbol):
+        if a in indices or (isinstance(a, Symbol) and b not in indices):
             return e.subs(a, b)
-        if isinstance(b, Symbol):
-            return e.subs(b, a)
-        return e
+        return e.subs(b, a)
     # Only deltas: KroneckerDelta(i, i) evaluates to the number 1, and replacing that
     # by 0 would rewrite every 1 in the expression.
     deltas = (KroneckerDelta(a, b), KroneckerDelta(b, a))

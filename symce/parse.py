@@ -334,6 +334,18 @@ class _Builder:
             raise UnsafeExpressionError(
                 f"{self.where}: exponent {exponent} must be a plain number or contain a symbol"
             )
+        elif base.is_Number and abs(base) != 1:
+            # A number to a symbolic power becomes a number once an index gets a value (the
+            # instances, the typeset row vector): 2**(10**29 * i) or 0.5**(-2**(32*i)) would be
+            # computed exactly in memory. Keep such exponents small and free of towers.
+            big = [n for n in exponent.atoms(sympy.Number) if abs(n) > MAX_EXPONENT]
+            tower = any(p.exp.free_symbols for p in exponent.atoms(sympy.Pow))
+            if big or tower:
+                raise UnsafeExpressionError(
+                    f"{self.where}: {base}**({exponent}) could grow too large once its symbols have "
+                    f"values (numbers in a symbolic exponent of a number are at most {MAX_EXPONENT}, "
+                    "and no towers)"
+                )
         return sympy.Pow(base, exponent, evaluate=False)
 
     def _Subscript(self, node: ast.Subscript) -> sympy.Basic:

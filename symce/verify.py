@@ -252,8 +252,8 @@ class _Instances:
         out = []
         for values in itertools.product(range(1, k + 1), repeat=len(self.free)):
             placement = dict(zip(self.free, values))
-            if self.condition is not None:
-                holds = self.condition.xreplace(placement)
+            if self.condition is not None:  # k too: Ne(i, k) excludes i = k
+                holds = self.condition.xreplace({**placement, self.meaning.k: sympy.Integer(k)})
                 if holds is sympy.false:
                     continue
             out.append(placement)

@@ -185,6 +185,10 @@ def test_vector_names_a_free_index_of_the_chain():
      r"^f\.toml, chain 'x', vector: the chain is checked only under the case i = c, "
      r"so it does not give every entry over 'i'$"),
     ('1', "exp(z[i])", "", r"^f\.toml, chains\[0\]\.vector: expected string, found integer$"),
+    # A case that fixes the hot class (c = k) once let the row claim entries it never proved.
+    ('"i"', "exp(z[i])", '[cases]\na = "Eq(c, k)"\n',
+     r"^f\.toml, chain 'x', vector: the chain is checked only under the case c = k, "
+     r"so it does not give every entry over 'i'$"),
 ])
 def test_bad_vector_index_is_refused(vector, start, extra, message):
     text = with_vector(vector, start, extra)
@@ -209,3 +213,11 @@ def test_the_reference_gradient_is_a_vector_chain():
     chains = {ch.name: ch.vector_index for ch in load_derivation(path).chains}
     assert chains["gradient"].name == "i" and chains["jacobian"].name == "i"
     assert chains["loss"] is None
+
+
+def test_a_vector_over_the_hot_index_of_a_one_hot_is_refused():
+    text = with_vector('"i"').replace('title = "t"', 'title = "t"\nassumptions = ["onehot(y, i)"]').replace(
+        'vectors = { z = "real" }', 'vectors = { z = "real", y = "real" }')
+    with pytest.raises(DerivationFormatError, match=r"^f\.toml, chain 'x', vector: 'i' is the hot index of a "
+                                                     r"one-hot assumption"):
+        load(text)

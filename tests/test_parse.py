@@ -227,3 +227,12 @@ def test_a_summation_variable_ranges_over_its_limits_not_over_1_to_k():
     # With the declared (positive) j, KroneckerDelta(j, 0) was folded to 0 as it was read.
     s = parse("Sum(KroneckerDelta(j, 0), (j, 0, k))")
     assert s.subs(K, 3).doit() == 1
+
+
+
+@pytest.mark.parametrize("text", ["0.5**(-(2**(32*i)))", "2**(10**29 * i)", "3**(2**i)"])
+def test_a_number_to_a_growing_symbolic_power_is_refused(text):
+    # Typesetting the row vector puts i = 1: 0.5**(-2**32) was computed exactly, 23 s and 4 GB.
+    with pytest.raises(UnsafeExpressionError, match=r"could grow too large once its symbols have values"):
+        parse(text)
+    assert parse("2**(32*i)") == sympy.Pow(2, 32 * I, evaluate=False)

@@ -323,3 +323,35 @@ def test_huge_intermediate_values_are_not_a_counterexample():
         d = loads_derivation(SCALAR_STEP.format(start=start, step=step).replace('name = "x"', f'name = "x{n}"'))
         [result] = check(d).steps
         assert result.evidence is Evidence.PROVED_ALL_K
+
+
+def test_cases_with_k_and_repeated_derivatives_by_a_held_name():
+    """From a review: Eq(k, i) once replaced k (not i), Ne(i, k) was not applied to the instances,
+    and a second derivative by s[c] came out as 0 (s was unfolded between the two passes)."""
+    report = check(load_derivation(Path(__file__).parent / "fixtures" / "review" /
+                                   "cases_with_k_and_held_derivatives.toml"))
+    verdicts = {r.chain: r.evidence for r in report.steps}
+    assert verdicts["A"] is Evidence.PROVED_ALL_K  # one-hot sums to one, under k = i
+    assert verdicts["B"].proved  # true for every i < k
+    assert verdicts["H"] is Evidence.FAILS and verdicts["H2"] is Evidence.FAILS  # both claim 0 falsely
+
+
+def test_second_derivative_by_a_held_name():
+    d = loads_derivation('''
+title = "t"
+[symbols]
+k = "symbolic"
+indices = ["i", "j", "c"]
+vectors = { z = "real" }
+[definitions]
+"s[i]" = "exp(z[i]) / Sum(exp(z[j]), (j, 1, k))"
+[[chains]]
+name = "x"
+start = "Derivative(-log(s[c]), s[c], s[c])"
+steps = [{ expr = "1 / s[c]**2", reason = "d/dx of -1/x" }]
+[[chains]]
+name = "y"
+start = "Derivative(s[c] * s[i], s[c], s[i])"
+steps = [{ expr = "1 + KroneckerDelta(i, c)", reason = "product rule twice" }]
+''')
+    assert [r.evidence for r in check(d).steps] == [Evidence.PROVED_ALL_K, Evidence.PROVED_ALL_K]
