@@ -315,7 +315,8 @@ def _check(z, y):
 def _check(z, y):
     """Return z, y as tensors of one floating dtype, or raise ValueError naming both shapes."""
     try:
-        z, y = torch.as_tensor(z), torch.as_tensor(y)
+        # torch.tensor copies what as_tensor cannot share (a numpy view with negative strides).
+        z, y = (_as_tensor(a) for a in (z, y))
     except (TypeError, ValueError, RuntimeError) as exc:
         raise ValueError(f"z and y must be numeric tensors; could not convert them: {exc}") from None
     if z.shape != y.shape or z.dim() == 0 or z.shape[-1] == 0:
@@ -328,6 +329,13 @@ def _check(z, y):
     if not dtype.is_floating_point:
         dtype = torch.get_default_dtype()
     return z.to(dtype), y.to(dtype)
+
+
+def _as_tensor(a):
+    try:
+        return torch.as_tensor(a)
+    except ValueError:
+        return torch.tensor(a.copy() if hasattr(a, "copy") else a)
 ''',
     "jax": '''\
 def _check(z, y):
@@ -379,12 +387,15 @@ Assumption on y: {_ASSUMPTION_TEXT[forms.assume]}.
 
 Arrays have classes on the last axis and any leading batch axes: z and y of
 shape (..., k); loss returns shape (...) and grad shape (..., k), in the
-floating dtype of the inputs (float32 stays float32, float64 stays float64).
+floating dtype z and y promote to (float32 with float32 stays float32, float64
+stays float64, float32 with float64 gives float64; integers give a float type).
 Both are computed at z - m with m the row maximum and the loss in log-sum-exp
 form, so finite logits give finite results, 1e300 included (as long as
 max(z) - min(z) in a row is itself a finite float).
 Mismatched shapes or non-numeric input raise ValueError naming both shapes.
-NaN in a row of z or y gives NaN in that row of the result and in no other row.{_BACKEND_NOTES.get(backend, "")}
+NaN in a row of z or y gives NaN in that row of the result and in no other row.
+A logit of -inf (a masked class, with y = 0 there) gives the right gradient but a
+NaN loss (-inf * 0); only finite logits are promised.{_BACKEND_NOTES.get(backend, "")}
 
 Proved by symce for symbolic k (exact rewriting to 0):
 {proofs}
@@ -433,7 +444,7 @@ __all__ = ["loss", "grad"]
 
 
 {decorator}def grad(z, y):
-    """dL/dz: {"s - y" if assume == "simplex" else "s * sum(y) - y"}, same shape and dtype as z."""
+    """dL/dz: {"s - y" if assume == "simplex" else "s * sum(y) - y"}, same shape as z, in the promoted floating dtype of z and y."""
     z, y = _check(z, y)
 {body(grad_lines)}
     return {grad_out}

@@ -154,7 +154,7 @@ class NotesPrinter(LatexPrinter):
 
     def _print_Sum(self, expr):
         head = ""
-        for var, lower, upper in expr.limits:
+        for var, lower, upper in reversed(expr.limits):  # SymPy keeps the innermost first
             if self._settings["sum_range"] == (lower, upper):
                 head += r"\sum_{" + self._print(var) + "} "
             else:
@@ -270,10 +270,13 @@ class NotesPrinter(LatexPrinter):
         for n, term in enumerate(args):
             tex = self._print(term)
             last = n == len(args) - 1
+            # A log followed by another factor is bracketed: \log a y_c reads as log(a y_c).
             if (term.is_Add or ((n or not first) and term.could_extract_minus_sign())
-                    or (not last and isinstance(term, (sympy.Sum, sympy.Derivative)) and not _is_name(term))):
+                    or (not last and isinstance(term, (sympy.Sum, sympy.Derivative, sympy.log))
+                        and not _is_name(term))):
                 tex = self._add_parens(tex)
-            if out and term.is_Number and args[n - 1].is_Number:
+            # 2 3^{z} would read as 23^{z}: a number next to a factor printed with a digit first.
+            if out and args[n - 1].is_Number and tex[:1].isdigit():
                 out.append(r"\cdot")
             out.append(tex)
         return " ".join(out)
@@ -362,18 +365,20 @@ def _softmaxes(derivation: Derivation):
         if not (isinstance(numer, sympy.exp) and isinstance(numer.args[0], sympy.Indexed)):
             continue
         vec = numer.args[0]
-        if vec.indices == d.params and _sums_exp_of(denom, vec.base, derivation.k):
+        if vec.indices == d.params and _sums_exp_of(denom, vec.base, derivation.symbols.get("k")):
             yield d.name, vec.base.name
 
 
-def _sums_exp_of(denom, base, k: int | None) -> bool:
+def _sums_exp_of(denom, base, k) -> bool:
     """True when ``denom`` is sum_j e^{base_j} over all classes: a Sum, or k written-out terms."""
     if isinstance(denom, sympy.Sum):
         inner = denom.function.args[0] if isinstance(denom.function, sympy.exp) else None
-        return (isinstance(inner, sympy.Indexed) and inner.base == base
+        full = len(denom.limits) == 1 and denom.limits[0][1:] == (1, k)  # over every class
+        return (full and isinstance(inner, sympy.Indexed) and inner.base == base
                 and inner.indices == (denom.limits[0][0],))
-    if k is None or not isinstance(denom, sympy.Add):
+    if not (isinstance(k, (int, sympy.Integer)) and isinstance(denom, sympy.Add)):
         return False
+    k = int(k)
     terms, stack = [], [denom]
     while stack:  # parsed sums are nested two-term Adds: a + b + c is (a + b) + c
         e = stack.pop()
@@ -523,6 +528,7 @@ def _alternate(pieces: list) -> tuple:
 # --- assembly ----------------------------------------------------------------
 
 _UNVERIFIED = r"\textbf{(unverified)}"
+_SMALL_K = r"\textbf{(only k = 2..6)}"  # proved at every instance k = 2..6, not for every k
 
 
 def _step_verdicts(report: Report) -> dict[tuple[str, int], StepResult]:
@@ -558,7 +564,7 @@ REASON_WIDTH = 36  # characters per line of a reason; longer reasons are wrapped
 
 
 def _chain_rows(chain: Chain, tex, unverified: set[int], fmt: str = "tex",
-                derivation: Derivation | None = None) -> list[str]:
+                derivation: Derivation | None = None, small_k: frozenset[int] = frozenset()) -> list[str]:
     """The rows of one align* block: ``lhs &= rhs && \\text{reason}``.
 
     Math mode cannot wrap text (and MathJax has no ``\\parbox``), so a long reason
@@ -569,23 +575,25 @@ def _chain_rows(chain: Chain, tex, unverified: set[int], fmt: str = "tex",
     rows = []
     for n, step in enumerate(chain.steps, start=1):
         lhs = tex(chain.start) + " " if n == 1 else ""
-        note = _note(_prose(step.reason_parts, step.reason), tex, fmt, n in unverified)
+        mark = _UNVERIFIED if n in unverified else _SMALL_K if n in small_k else None
+        note = _note(_prose(step.reason_parts, step.reason), tex, fmt, mark)
         rows.append(lhs + "&= " + tex(step.expr) + note)
     if chain.vector_index is not None and derivation is not None:
         lhs, entries, gaps, reason = _vector_line(chain, derivation)
         row = printer_for(derivation).row_vector(entries, gaps)
-        rows.append(tex(lhs) + " &= " + row + _note(reason, tex, fmt, bool(unverified)))
+        mark = _UNVERIFIED if unverified else _SMALL_K if small_k else None
+        rows.append(tex(lhs) + " &= " + row + _note(reason, tex, fmt, mark))
     return rows
 
 
-def _note(parts: tuple, tex, fmt: str, unverified: bool) -> str:
+def _note(parts: tuple, tex, fmt: str, mark: str | None) -> str:
     """A reason beside its step, ``&& \\text{...}``, wrapped and marked as needed ("" if none)."""
     lines = _wrap_prose(parts, tex, REASON_WIDTH)
     notes = [_prose_in_math(line, tex, "tex" if fmt == "tex" else "mathjax") for line in lines]
     if len(notes) == 1 and any(tall in notes[0] for tall in (r"\frac", r"\sum")):
         notes[0] = r"\textstyle " + notes[0]  # a reason's fraction is set small, as in a line of text
-    if unverified:
-        notes = notes[:-1] + [(notes[-1] + r" \quad " if notes else "") + _UNVERIFIED]
+    if mark:
+        notes = notes[:-1] + [(notes[-1] + r" \quad " if notes else "") + mark]
     if len(notes) > 1:
         head = r"\begin{array}[t]{@{}l@{}} " if fmt == "tex" else r"\begin{array}{l} "
         notes = [head + r" \\ ".join(notes) + r" \end{array}"]
@@ -661,13 +669,23 @@ def _sections(report: Report, fmt: str) -> list[str]:
     bad = {}
     for chain, n, r in _unverified(report):
         bad.setdefault(chain.name, {})[n] = r
+    small_k = {}  # steps shown only at k = 2..6: typeset, but never as if proved for every k
+    for r in report.steps:
+        if r.evidence is Evidence.PROVED_SMALL_K:
+            small_k.setdefault(r.chain, set()).add(r.index)
     for chain in d.chains:
         if chain.title.strip():
             title = _prose_inline(_prose(chain.title_parts, chain.title), tex, fmt)
             out.append(r"\subsection*{" + title + "}" if fmt == "tex" else "### " + title)
         if chain.case is not None:
             out.append(_case_label(math(chain.case.condition), fmt))
-        out.append(display(_align(_chain_rows(chain, tex, set(bad.get(chain.name, {})), fmt, d))))
+        limited = frozenset(small_k.get(chain.name, ()))
+        out.append(display(_align(_chain_rows(chain, tex, set(bad.get(chain.name, {})), fmt, d, limited))))
+        if limited:
+            steps = ", ".join(str(n) for n in sorted(limited))
+            out.append(words(f"Step{'s' if len(limited) > 1 else ''} {steps} of this chain "
+                             f"{'are' if len(limited) > 1 else 'is'} proved at every instance k = 2..6, "
+                             "not for every k."))
         for n, r in sorted(bad.get(chain.name, {}).items()):
             verdict = "it was not checked" if r is None else "its evidence: " + r.evidence.value
             step = chain.steps[n - 1]

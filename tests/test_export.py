@@ -283,3 +283,13 @@ def test_cli_unknown_names_exit_2_listing_known_ones(capsys, argv, listed):
 def test_cli_unwritable_output_exits_2(tmp_path, capsys):
     assert main(["export", "softmax-ce", "-o", str(tmp_path / "missing" / "g.py")]) == 2
     assert "cannot write" in capsys.readouterr().err
+
+
+def test_torch_takes_numpy_views_with_negative_strides(tmp_path):
+    torch = pytest.importorskip("torch", reason="torch is not installed (optional extra 'torch')")
+    module = load(tmp_path, "torch", "simplex")
+    z = np.arange(6.0).reshape(2, 3)[:, ::-1]  # torch.as_tensor refuses negative strides
+    y = np.full((2, 3), 1 / 3)
+    g = module.grad(z, y)
+    assert isinstance(g, torch.Tensor)
+    np.testing.assert_allclose(g.numpy()[0], reference(z[0], y[0])[1], atol=1e-14)

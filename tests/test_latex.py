@@ -526,3 +526,55 @@ def test_the_final_guard_fails_loudly():
 
     with pytest.raises(AssertionError, match=r"symce\.latex produced '\{%' near 'x \{% raw'"):
         _guard("x {% raw")
+
+
+# --- from a review of what the page shows against what was checked ----------------------
+
+def test_a_log_followed_by_a_factor_is_bracketed():
+    a = sympy.Symbol("a", positive=True)
+    assert latex_expr(sympy.Mul(sympy.log(a), y[c], evaluate=False)) == r"(\log a) y_c"
+    assert latex_expr(sympy.Mul(y[c], sympy.log(a), evaluate=False)) == r"y_c \log a"
+
+
+def test_a_number_before_a_factor_printed_with_a_digit_gets_a_dot():
+    assert latex_expr(sympy.Mul(2, sympy.Pow(3, z[c], evaluate=False), evaluate=False)) == r"2 \cdot 3^{z_c}"
+
+
+def test_nested_sums_print_the_outer_sum_first():
+    nested = sympy.Sum(sympy.Sum(y[i], (i, 1, j)), (j, 1, k))
+    assert latex_expr(nested) == r"\sum_{j=1}^{k} \sum_{i=1}^{j} y_i"
+
+
+def test_a_sum_over_part_of_the_classes_is_not_named_softmax():
+    from symce.load import loads_derivation
+
+    d = loads_derivation('''
+title = "t"
+[symbols]
+k = "symbolic"
+indices = ["i", "j"]
+vectors = { z = "real" }
+[definitions]
+"s[i]" = "exp(z[i]) / Sum(exp(z[j]), (j, 2, k))"
+[notation]
+softmax_name = "softmax"
+[[chains]]
+name = "x"
+start = "s[i]"
+steps = [{ expr = "s[i]", reason = "same" }]
+''')
+    assert "operatorname" not in latex_expr(s[i], d)
+
+
+def test_steps_proved_only_for_small_k_are_marked():
+    from symce.load import load_derivation
+    from symce.verify import check
+
+    report = check(load_derivation(REFERENCE))
+    first = report.steps[0]
+    limited = StepResult(first.chain, first.index, first.reason, Evidence.PROVED_SMALL_K, 0.0)
+    report = Report(report.derivation, (limited,) + report.steps[1:])
+    for fmt in ("tex", "md"):
+        out = render(report, format=fmt)
+        assert out.count(r"\textbf{(only k = 2..6)}") == 1
+        assert "is proved at every instance k = 2..6, not for every k." in out
