@@ -14,6 +14,7 @@ import sys
 from .errors import ProofError, SymceError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+_ALL_K_HELP = "only steps proved for every k (or the file's k) pass; not 'proved for k = 2..6'"
 MAX_TIMEOUT = 86400.0  # seconds per step; select() cannot wait for ever, and a day is plenty
 
 
@@ -127,8 +128,7 @@ def _add_check(sub) -> None:
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--allow-numeric", action="store_true",
                    help="let steps with numeric evidence only pass (default: only proved steps pass)")
-    p.add_argument("--all-k", action="store_true",
-                   help="only steps proved for every k (or the file's k) pass; not 'proved for k = 2..6'")
+    p.add_argument("--all-k", action="store_true", help=_ALL_K_HELP)
     p.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
                    help="time limit per step; a step that runs out is unverified (default: 10)")
     p.set_defaults(run=_run_check)
@@ -195,6 +195,7 @@ def _add_latex(sub) -> None:
     p.add_argument("-o", "--output", metavar="FILE", help="write here (atomically) instead of stdout")
     p.add_argument("--allow-unverified", action="store_true",
                    help="typeset steps that did not pass, marked (unverified)")
+    p.add_argument("--all-k", action="store_true", help=_ALL_K_HELP)
     p.set_defaults(run=_run_latex)
 
 
@@ -209,7 +210,7 @@ def _run_latex(args) -> int:
     report = check(load_derivation(args.path))  # checked once; the renderer reads this report
     # A step that did not pass raises UnverifiedStepError, a ProofError: main() exits 1.
     text = render(report, format=args.format, standalone=args.standalone,
-                  allow_unverified=args.allow_unverified)
+                  allow_unverified=args.allow_unverified, all_k=args.all_k)
     if target is None:
         sys.stdout.write(text)
     else:

@@ -535,13 +535,16 @@ def _step_verdicts(report: Report) -> dict[tuple[str, int], StepResult]:
     return {(r.chain, r.index): r for r in report.steps}
 
 
-def _unverified(report: Report):
-    """Each step of the derivation that did not pass, with its verdict (None if never checked)."""
+def _unverified(report: Report, all_k: bool = False):
+    """Each step of the derivation that did not pass, with its verdict (None if never checked).
+
+    ``all_k``: a step proved only for k = 2..6 does not pass either.
+    """
     verdicts = _step_verdicts(report)
     for chain in report.derivation.chains:
         for n, _ in enumerate(chain.steps, start=1):
             r = verdicts.get((chain.name, n))
-            if r is None or not r.evidence.proved:
+            if r is None or not r.passes(all_k=all_k):
                 yield chain, n, r
 
 
@@ -553,8 +556,8 @@ def _describe(derivation: Derivation, chain: Chain, n: int, r: StepResult | None
     return f"{derivation.path}, chain {chain.name!r}, step {n} ({reason!r}): {verdict}"
 
 
-def _require_verified(report: Report) -> None:
-    for chain, n, r in _unverified(report):
+def _require_verified(report: Report, all_k: bool = False) -> None:
+    for chain, n, r in _unverified(report, all_k):
         message = (_describe(report.derivation, chain, n, r) + "; only verified steps are typeset"
                    " (--allow-unverified, or allow_unverified=True, typesets it marked)")
         raise UnverifiedStepError(message, r)
@@ -647,7 +650,7 @@ def _align(rows: list[str], env: str = "align*") -> str:
     return "\\begin{" + env + "}\n" + body + "\n\\end{" + env + "}"
 
 
-def _sections(report: Report, fmt: str) -> list[str]:
+def _sections(report: Report, fmt: str, all_k: bool = False) -> list[str]:
     """The document as a list of paragraphs: headings, sentences, display blocks."""
     d = report.derivation
     printer = printer_for(d)
@@ -667,11 +670,11 @@ def _sections(report: Report, fmt: str) -> list[str]:
     if assumed:
         out.append(words("Assume") + " " + (words(",") + " " + words("and") + " ").join(assumed) + ".")
     bad = {}
-    for chain, n, r in _unverified(report):
+    for chain, n, r in _unverified(report, all_k):
         bad.setdefault(chain.name, {})[n] = r
     small_k = {}  # steps shown only at k = 2..6: typeset, but never as if proved for every k
     for r in report.steps:
-        if r.evidence is Evidence.PROVED_SMALL_K:
+        if r.evidence is Evidence.PROVED_SMALL_K and not all_k:  # with all_k: unverified
             small_k.setdefault(r.chain, set()).add(r.index)
     for chain in d.chains:
         if chain.title.strip():
@@ -752,20 +755,22 @@ def check_options(format: str, standalone: bool = False) -> None:
 
 
 def render(report: Report, *, format: str = "tex", standalone: bool = False,
-           allow_unverified: bool = False) -> str:
+           allow_unverified: bool = False, all_k: bool = False) -> str:
     """Typeset a checked derivation; the engine behind ``render_latex``/``render_document``/``render_markdown``.
 
     Raises ``UnverifiedStepError`` naming the first step that did not pass, unless
-    ``allow_unverified``, which typesets such steps marked ``(unverified)``.
+    ``allow_unverified``, which typesets such steps marked ``(unverified)``. Steps
+    proved only for k = 2..6 pass, marked ``(only k = 2..6)``; with ``all_k`` they
+    count as unverified.
     """
     check_options(format, standalone)
     if not allow_unverified:
-        _require_verified(report)
+        _require_verified(report, all_k)
     d = report.derivation
     if format == "md":
         title = ["## " + escape_text(d.title, "md")] if d.title.strip() else []
-        return _guard("\n\n".join(title + _sections(report, "md")) + "\n")
-    body = "\n\n".join(_sections(report, "tex")) + "\n"
+        return _guard("\n\n".join(title + _sections(report, "md", all_k)) + "\n")
+    body = "\n\n".join(_sections(report, "tex", all_k)) + "\n"
     if not standalone:
         return _guard(body)
     title = (r"\section*{" + escape_text(d.title) + "}\n\n") if d.title.strip() else ""

@@ -578,3 +578,17 @@ def test_steps_proved_only_for_small_k_are_marked():
         out = render(report, format=fmt)
         assert out.count(r"\textbf{(only k = 2..6)}") == 1
         assert "is proved at every instance k = 2..6, not for every k." in out
+
+
+def test_all_k_treats_steps_proved_only_for_small_k_as_unverified():
+    from symce.load import load_derivation
+    from symce.verify import check
+
+    report = check(load_derivation(REFERENCE))
+    first = report.steps[0]
+    limited = StepResult(first.chain, first.index, first.reason, Evidence.PROVED_SMALL_K, 0.0)
+    report = Report(report.derivation, (limited,) + report.steps[1:])
+    render(report)  # passes by default, marked
+    with pytest.raises(UnverifiedStepError, match=r"chain 'loss', step 1 .*: proved for k = 2\.\.6"):
+        render(report, all_k=True)
+    assert r"\textbf{(unverified)}" in render(report, all_k=True, allow_unverified=True)
