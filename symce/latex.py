@@ -404,9 +404,15 @@ _TEX_ESCAPES = {
     "_": r"\_", "%": r"\%", "~": r"\textasciitilde{}", "^": r"\textasciicircum{}",
     "<": r"\textless{}", ">": r"\textgreater{}", "|": r"\textbar{}",
 }
-# Inside \text{} under MathJax an underscore is an ordinary character, and "\_" would
-# show its backslash unless the page loads the textmacros extension.
-_MATHJAX_TEXT_ESCAPES = {ch: tex for ch, tex in _TEX_ESCAPES.items() if ch != "_"}
+# Inside \text{} MathJax (without its textmacros extension) knows only \$, \{ and \};
+# "\%" or "\textasciitilde{}" would show as written. Other characters are literal there,
+# so the few that need a macro leave the text for math mode ("}\%\text{"), and the
+# rest stay as they are ("_", "^", "<", ">", "|"). "{%" can still never appear.
+_MATHJAX_TEXT_ESCAPES = {
+    "{": r"\{", "}": r"\}", "$": r"\$",
+    **{ch: "}" + macro + r"\text{" for ch, macro in
+       {"%": r"\%", "#": r"\#", "&": r"\&", "~": r"\sim", "\\": r"\backslash"}.items()},
+}
 # Markdown text outside math: backslash escapes for kramdown, and braces/percent as
 # HTML entities so that no "{{" or "{%" can ever reach Liquid.
 _MD_ESCAPES = {

@@ -9,6 +9,7 @@ and review the diff before committing.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -192,7 +193,8 @@ def test_reasons_and_titles_are_escaped():
 
 
 def test_mathjax_text_keeps_underscores_literal():
-    assert escape_text("s_c {50%}", "mathjax") == r"s_c \{50\%\}"
+    # MathJax's \text knows only \$, \{, \}: a percent sign leaves the text for math mode.
+    assert escape_text("s_c {50%}", "mathjax") == r"s_c \{50}\%\text{\}"
 
 
 def test_markdown_text_never_opens_a_liquid_tag():
@@ -592,3 +594,33 @@ def test_all_k_treats_steps_proved_only_for_small_k_as_unverified():
     with pytest.raises(UnverifiedStepError, match=r"chain 'loss', step 1 .*: proved for k = 2\.\.6"):
         render(report, all_k=True)
     assert r"\textbf{(unverified)}" in render(report, all_k=True, allow_unverified=True)
+
+
+def _mathjax_node_path():
+    """Where .ci/run installs mathjax-full (npm), or $SYMCE_MATHJAX_NODE_PATH; None if absent."""
+    path = os.environ.get("SYMCE_MATHJAX_NODE_PATH") or str(ROOT / ".ci" / "node" / "node_modules")
+    return path if (Path(path) / "mathjax-full").is_dir() else None
+
+
+@pytest.mark.parametrize("path", DERIVATIONS, ids=[p.name for p in DERIVATIONS])
+def test_markdown_typesets_in_mathjax_as_written(path):
+    """Every $$ block of the md output goes through MathJax 3 (no textmacros), as a blog reader's would."""
+    if shutil.which("node") is None:
+        pytest.skip("node is not installed; .ci/run installs MathJax only where npm is available")
+    node_path = _mathjax_node_path()
+    if node_path is None:
+        pytest.skip("mathjax-full is not installed (.ci/run installs it with npm into .ci/node)")
+    from symce.verify import check
+
+    md = render_markdown(check(load(path)))
+    blocks, lines = [], iter(md.splitlines())
+    for line in lines:  # display blocks are "$$" lines around the math; inline math is $$...$$
+        if line == "$$":
+            blocks.append("\n".join(iter(lambda: next(lines), "$$")))
+        else:
+            blocks += re.findall(r"\$\$(.+?)\$\$", line)
+    assert blocks
+    run = subprocess.run(["node", str(Path(__file__).parent / "mathjax_check.js")], input=json.dumps(blocks),
+                         capture_output=True, text=True, env={**os.environ, "NODE_PATH": node_path}, check=True)
+    problems = [(b, p) for b, p in zip(blocks, json.loads(run.stdout)) if p]
+    assert problems == []
