@@ -105,7 +105,7 @@ def test_mixed_reasons_wrap_by_visible_width():
 
 def test_markdown_reason_keeps_underscores_literal_and_never_opens_liquid():
     d = load("`y[c] = 1` {{ and }} {% raw %} y_c")
-    assert reason_cell(d, "md") == r"\mathbf{y}_c = 1 \text{ \{\{ and \}\} \{\% raw \%\} y_c}"
+    assert reason_cell(d, "md") == (r"\mathbf{y}_c = 1 \text{ \{\{ and \}\} \{}\%\text{ raw }\%\text{\} y_c}")
     out = render_markdown(proved(d))
     assert "{{" not in out and "{%" not in out
 
