@@ -237,21 +237,8 @@ def test_splitting_logs_inside_sums_does_not_hide_a_wrong_step():
     assert result.evidence is Evidence.FAILS and result.counterexample is not None
 
 
-RANGE_STEP = '''
-title = "t"
-[symbols]
-k = "symbolic"
-indices = ["i", "j"]
-vectors = {{ z = "real" }}
-[[chains]]
-name = "x"
-start = "{start}"
-steps = [{{ expr = "{step}", reason = "r" }}]
-'''
-
-
 def one_step(start, step):
-    [result] = check(loads_derivation(RANGE_STEP.format(start=start, step=step))).steps
+    [result] = check(loads_derivation(SCALAR_STEP.format(start=start, step=step))).steps
     return result
 
 
@@ -267,7 +254,7 @@ def test_a_range_that_may_run_backwards_is_not_counted_as_high_minus_low_plus_on
 def test_cancellation_at_large_logits_is_not_a_counterexample():
     """At z near 375, (e^z + 1) e^-z - 1 needs 163 digits before the 1 is seen; 110 were used once."""
     for n in range(6):  # several seeds of probe points, through the chain name
-        d = loads_derivation(RANGE_STEP.format(start="(exp(z[i]) + 1) * exp(-z[i]) - 1", step="exp(-z[i])")
+        d = loads_derivation(SCALAR_STEP.format(start="(exp(z[i]) + 1) * exp(-z[i]) - 1", step="exp(-z[i])")
                              .replace('name = "x"', f'name = "x{n}"'))
         [result] = check(d).steps
         assert result.evidence is Evidence.PROVED_ALL_K
