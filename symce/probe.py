@@ -118,6 +118,8 @@ def _ev_node(e, env, point):  # noqa: C901 - one branch per node kind, flat on p
         return mpmath.pi
     if e is sympy.S.Exp1:
         return mpmath.e
+    if e is sympy.S.ImaginaryUnit:  # SymPy writes sqrt(-u) as I*sqrt(u): probe it too
+        return mpmath.mpc(0, 1)
     raise Unevaluable(f"cannot evaluate {type(e).__name__}")
 
 

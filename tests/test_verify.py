@@ -1,5 +1,6 @@
 """The step checker: evidence levels, counterexamples, the first wrong step, time limits."""
 
+import re
 import time
 from pathlib import Path
 
@@ -342,3 +343,13 @@ start = "Derivative(s[c] * s[i], s[c], s[i])"
 steps = [{ expr = "1 + KroneckerDelta(i, c)", reason = "product rule twice" }]
 ''')
     assert [r.evidence for r in check(d).steps] == [Evidence.PROVED_ALL_K, Evidence.PROVED_ALL_K]
+
+
+def test_steps_with_the_imaginary_unit_are_probed():
+    """sqrt(-t) becomes I*sqrt(t) in SymPy; probes once skipped every such step."""
+    d = loads_derivation(SCALAR_STEP.format(start="sqrt(-exp(z[i]))**2", step="-exp(z[i])"))
+    [result] = check(d).steps
+    assert result.evidence is Evidence.PROVED_ALL_K and re.search(r"; [1-9]\d* probes agreed", result.detail)
+    d = loads_derivation(SCALAR_STEP.format(start="sqrt(-exp(z[i]))", step="sqrt(exp(z[i]))"))
+    [result] = check(d).steps
+    assert result.evidence is Evidence.FAILS and result.counterexample is not None
