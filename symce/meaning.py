@@ -142,8 +142,7 @@ def fresh_bound(e: sympy.Basic) -> sympy.Basic:
 
 def normal_form(e: sympy.Basic, k: sympy.Basic, in_range: frozenset) -> sympy.Basic:
     """Exact rewriting of sums over ``1..k``; ``in_range`` are symbols known to lie in 1..k."""
-    e = _normal(e, k, in_range)
-    return _canonical(e, 0)
+    return canonical_bounds(_normal(e, k, in_range))
 
 
 def _normal(e: sympy.Basic, k, in_range: frozenset) -> sympy.Basic:
@@ -202,8 +201,16 @@ def _picking_delta(factors, j, low, high, k, in_range):
     return None
 
 
+def canonical_bounds(e: sympy.Basic) -> sympy.Basic:
+    """Rename every sum's bound index by its nesting depth, so equal sums compare equal.
+
+    Sum(y[j], (j, 1, k)) and Sum(y[n], (n, 1, k)) are the same number, but SymPy
+    compares them structurally; renamed, they are one object and cancel as terms.
+    """
+    return _canonical(e, 0)
+
+
 def _canonical(e: sympy.Basic, depth: int) -> sympy.Basic:
-    """Rename bound indices by nesting depth, so equal sums compare equal."""
     if e.is_Atom or isinstance(e, (Indexed, IndexedBase)) or not e.args:
         return e
     if isinstance(e, Sum) and len(e.limits) == 1 and depth < len(_CANONICAL):

@@ -30,6 +30,7 @@ from sympy.simplify.simplify import factor_sum
 
 from .errors import UsageError
 from .expressions import SoftmaxCE, SymbolicSoftmaxCE, check_k, loss_term, softmax_ce, softmax_ce_symbolic
+from .meaning import canonical_bounds
 
 #: Assumptions on the target vector y, with the words a report uses for them.
 ASSUMPTIONS = {
@@ -329,41 +330,13 @@ def _resolve_range_guards(expr: sympy.Expr, m: SymbolicSoftmaxCE) -> sympy.Expr:
     return sympy.piecewise_fold(expr.xreplace(true_facts)).xreplace(true_facts).doit()
 
 
-_BOUND = [sympy.Dummy(f"b{n}", integer=True, positive=True) for n in range(8)]  # never equal to a user symbol
-
-
-def _canonical_bounds(expr: sympy.Expr) -> sympy.Expr:
-    """Rename every Sum's bound variable by its nesting height (b0 innermost).
-
-    Sum(y[j], (j, 1, k)) and Sum(y[n], (n, 1, k)) are the same number, but
-    SymPy compares them structurally and keeps both; after renaming they are
-    one object and cancel as ordinary terms.
-    """
-    def height(e) -> int:
-        inner = [height(a) for a in e.args]
-        own = 1 if isinstance(e, sympy.Sum) else 0
-        return max(inner, default=-1) + own if own else max(inner, default=-1)
-
-    def rename(e):
-        if not e.args:
-            return e
-        e = e.func(*[rename(a) for a in e.args])
-        if isinstance(e, sympy.Sum) and len(e.limits) == 1:
-            (var, lo, hi), = e.limits
-            new = _BOUND[height(e.function) + 1]
-            e = sympy.Sum(e.function.xreplace({var: new}), (new, lo, hi))
-        return e
-
-    return rename(expr)
-
-
 def _normalize(expr: sympy.Expr) -> sympy.Expr:
     """Expand, pull factors free of the bound variable out of each Sum, rename bound variables."""
     for _ in range(4):
         before = expr
         expr = sympy.expand(expr)
         expr = expr.replace(lambda e: isinstance(e, sympy.Sum), factor_sum)
-        expr = _canonical_bounds(expr)
+        expr = canonical_bounds(expr)
         if expr == before:
             break
     return expr
@@ -377,7 +350,7 @@ def _symbolic_assumption(expr: sympy.Expr, assume: str, m: SymbolicSoftmaxCE) ->
         expr = expr.replace(lambda e: isinstance(e, sympy.Indexed) and e.base == m.y,
                             lambda e: sympy.KroneckerDelta(e.indices[0], m.c))
         return _normalize(_resolve_range_guards(expr.doit(), m))
-    total = _canonical_bounds(m.y_sum)
+    total = canonical_bounds(m.y_sum)
     return _normalize(expr.xreplace({total: sympy.Integer(1)}))
 
 
@@ -416,8 +389,8 @@ def _prove_symbolic(assume: str, form: str) -> Proof:
 
 def _show_symbolic(expr: sympy.Expr, m: SymbolicSoftmaxCE) -> str:
     Y = sympy.Symbol("Y")
-    expr = expr.xreplace({_canonical_bounds(m.y_sum): Y,
-                          sympy.exp(m.z[m.i]): _S_I * _canonical_bounds(m.denominator)})
+    expr = expr.xreplace({canonical_bounds(m.y_sum): Y,
+                          sympy.exp(m.z[m.i]): _S_I * canonical_bounds(m.denominator)})
     expr = sympy.factor_terms(sympy.expand(expr))
     expr = expr.xreplace({m.y[m.i]: _Y_I, sympy.KroneckerDelta(m.i, m.c): _HOT,
                           sympy.KroneckerDelta(m.c, m.i): _HOT})
