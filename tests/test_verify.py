@@ -148,19 +148,6 @@ def test_held_name_convention_for_derivatives():
 
 # --- hostile steps: evidence never stronger than what was shown ---------------------
 
-ONE_STEP = '''
-title = "t"
-[symbols]
-k = "symbolic"
-indices = ["i", "j", "c"]
-vectors = {{ z = "real" }}
-[[chains]]
-name = "x"
-start = "{start}"
-steps = [{{ expr = "{expr}", reason = "r" }}]
-'''
-
-
 def test_a_case_that_removes_nothing_leaves_the_numbers_alone():
     import sympy
 
@@ -175,14 +162,14 @@ def test_a_case_that_removes_nothing_leaves_the_numbers_alone():
 def test_absolute_values_are_probed_so_a_wrong_step_fails():
     # sqrt(z**2) is |z| for real z; the probes could not evaluate Abs, so this wrong
     # step was "unverified, no probe could be evaluated" instead of failing.
-    result = check(loads_derivation(ONE_STEP.format(start="sqrt(z[i]**2)", expr="z[i]"))).steps[0]
+    result = check(loads_derivation(SCALAR_STEP.format(start="sqrt(z[i]**2)", step="z[i]"))).steps[0]
     assert result.evidence is Evidence.FAILS
     cx = result.counterexample
     assert float(cx.lhs) == abs(float(cx.rhs)) and float(cx.rhs) < 0
 
 
 def test_a_huge_value_in_a_counterexample_is_printed_short():
-    result = check(loads_derivation(ONE_STEP.format(start="z[i]", expr="1e308 * 10"))).steps[0]
+    result = check(loads_derivation(SCALAR_STEP.format(start="z[i]", step="1e308 * 10"))).steps[0]
     assert result.evidence is Evidence.FAILS
     assert result.counterexample.rhs == "1.0e+309"
 
@@ -192,7 +179,7 @@ def test_a_step_that_keeps_sympy_busy_is_stopped_and_unverified():
     # real algebra runs into the per-step limit and the step is unverified, not passed.
     start = "(z[i] + z[j] + z[c] + 1)**40 * (z[i] - z[j] + z[c] - 1)**40"
     expr = "((z[i] + z[c])**2 - (z[j] + 1)**2)**40"
-    report = check(loads_derivation(ONE_STEP.format(start=start, expr=expr)), timeout=0.5)
+    report = check(loads_derivation(SCALAR_STEP.format(start=start, step=expr)), timeout=0.5)
     assert report.steps[0].evidence is Evidence.UNVERIFIED
     assert report.steps[0].detail == "time limit of 0.5 s reached"
     assert not report.passed(allow_numeric=True)
@@ -277,7 +264,7 @@ SCALAR_STEP = '''
 title = "t"
 [symbols]
 k = "symbolic"
-indices = ["i", "j"]
+indices = ["i", "j", "c"]
 vectors = {{ z = "real" }}
 scalars = {{ t = "real" }}
 [[chains]]
