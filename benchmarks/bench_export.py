@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from symce.export import export_source  # noqa: E402
+from symce.export.codegen import export_source  # noqa: E402
 
 BATCH, K = 4096, 1000
 

@@ -1,7 +1,7 @@
 """The naive baseline of the prove benchmark: simplify(diff(L, z_i) - target) == 0 per component.
 
 Run as a process by bench_prove.py: ``python benchmarks/naive_prove.py K``.
-It builds the same expressions as symce (symce.expressions) and proves the
+It builds the same expressions as symce (symce.model.losses) and proves the
 same identity with nothing assumed about y: dL/dz_i = s_i * sum_j y_j - y_i.
 """
 
@@ -9,7 +9,7 @@ import sys
 
 import sympy
 
-from symce.expressions import softmax_ce
+from symce.model.losses import softmax_ce
 
 
 def main(k: int) -> int:

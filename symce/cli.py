@@ -29,20 +29,20 @@ class _Parser(argparse.ArgumentParser):
 
 def _k_value(text: str) -> int:
     """argparse type for --k: an integer in the allowed range, or a one-line refusal."""
-    from .expressions import check_k
+    from .model.losses import check_k
 
     try:
         return check_k(int(text))
     except (ValueError, SymceError):
         # check_k's message, but naming the text the user typed ('2.5', 'abc').
-        from .expressions import K_MAX, K_MIN
+        from .model.losses import K_MAX, K_MIN
 
         raise argparse.ArgumentTypeError(
             f"k must be an integer from {K_MIN} to {K_MAX}, got {text!r}") from None
 
 
 def _add_prove(sub) -> None:
-    from .proof import ASSUMPTIONS, FORMS, IDENTITIES
+    from .model.catalogue import ASSUMPTIONS, FORMS, IDENTITIES
 
     p = sub.add_parser("prove", help="prove a gradient identity",
                        description="Prove dL/dz_i for every component by exact symbolic algebra.")
@@ -79,7 +79,7 @@ class _Progress:
 
 
 def _run_prove(args) -> int:
-    from .proof import ASSUMPTIONS, prove
+    from .verify.identity import ASSUMPTIONS, prove
 
     ok = True
     for k in (args.k or [None]):
@@ -114,7 +114,7 @@ def _run_prove(args) -> int:
 
 
 def _numeric_summary(k: int, assume: str) -> str:
-    from .numeric import numeric_check
+    from .export.numeric import numeric_check
 
     return numeric_check(k, assume=assume).summary()
 
@@ -138,8 +138,8 @@ def _run_check(args) -> int:
     import json
 
     from .errors import UsageError
-    from .load import derivation_paths, load_derivation
-    from .verify import check
+    from .read.toml import derivation_paths, load_derivation
+    from .verify.steps import check
 
     if not args.timeout > 0:
         raise UsageError(f"--timeout: expected a positive number of seconds, found {args.timeout}")
@@ -183,7 +183,7 @@ def _run_check(args) -> int:
 # --- latex (issue 4) --------------------------------------------------------
 
 def _add_latex(sub) -> None:
-    from .latex import FORMATS
+    from .typeset import FORMATS
 
     p = sub.add_parser("latex", help="typeset a verified derivation",
                        description="Check a derivation file, then typeset its steps as lecture notes.")
@@ -200,10 +200,10 @@ def _add_latex(sub) -> None:
 
 
 def _run_latex(args) -> int:
-    from .latex import check_options, render
-    from .load import load_derivation
+    from .typeset.document import check_options, render
+    from .read.toml import load_derivation
     from .output import output_target, write_output
-    from .verify import check
+    from .verify.steps import check
 
     check_options(args.format, args.standalone)  # refuse bad options before the slow check
     target = None if args.output is None else output_target(args.output)
@@ -221,8 +221,8 @@ def _run_latex(args) -> int:
 # --- export (issue 5) -------------------------------------------------------
 
 def _add_export(sub) -> None:
-    from .export import BACKENDS, IDENTITIES
-    from .stable import EXPORT_ASSUMPTIONS
+    from .export import BACKENDS, EXPORT_ASSUMPTIONS
+    from .model.catalogue import IDENTITIES
 
     p = sub.add_parser("export", help="write a numeric module for loss and gradient",
                        description="Write a standalone module with loss(z, y) and grad(z, y), "
@@ -237,7 +237,7 @@ def _add_export(sub) -> None:
 
 
 def _run_export(args) -> int:
-    from .export import export_source
+    from .export.codegen import export_source
     from .output import output_target, write_output
 
     target = None if args.output is None else output_target(args.output)

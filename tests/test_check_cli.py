@@ -89,7 +89,7 @@ def test_missing_path_and_bad_timeout_exit_2(capsys):
 
 
 def test_allow_numeric_flag(monkeypatch, tmp_path, capsys):
-    import symce.verify as verify
+    import symce.verify.steps as verify
 
     monkeypatch.setattr(verify, "is_zero", lambda d: False)  # SymPy "gives up": probes only
     path = tmp_path / "good.toml"

@@ -53,7 +53,7 @@ def test_timeout_out_of_range_exits_2_before_checking(value, message, tmp_path, 
 
 
 def test_no_time_limit_from_the_library_never_overflows():
-    from symce.timelimit import run_limited
+    from symce.verify.timelimit import run_limited
 
     # select() refuses a timeout of inf ("timestamp out of range"); the library must not.
     assert run_limited([lambda: 42], timeout=float("inf")) == [("ok", 42)]
@@ -138,7 +138,7 @@ def test_failed_write_exits_2_and_leaves_no_file(tmp_path, capsys, monkeypatch):
 
 
 def test_latex_output_to_a_folder_exits_2(tmp_path, capsys, monkeypatch):
-    import symce.verify as verify
+    import symce.verify.steps as verify
 
     monkeypatch.setattr(verify, "check", lambda d, **kw: verify.Report(derivation=d, steps=()))
     path = tmp_path / "good.toml"

@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from symce.load import load_derivation
-from symce.verify import check
+from symce.read.toml import load_derivation
+from symce.verify.steps import check
 
 FILES = sorted((Path(__file__).parent.parent / "derivations").glob("*.toml"))
 

@@ -1,4 +1,4 @@
-"""Tests for symce.stable (the proved forms), symce.export and `symce export`."""
+"""Tests for symce.export.stable (the proved forms), symce.export.codegen and `symce export`."""
 
 import importlib.util
 
@@ -9,9 +9,9 @@ import sympy
 
 from symce.cli import main
 from symce.errors import UsageError
-from symce.expressions import softmax_ce
-from symce.export import export_source
-from symce.stable import stable_forms
+from symce.model.losses import softmax_ce
+from symce.export.codegen import export_source
+from symce.export.stable import stable_forms
 
 
 def load(tmp_path, backend="numpy", assume="simplex", name="exported"):

@@ -2,7 +2,7 @@ import pytest
 import sympy
 
 from symce.errors import UsageError
-from symce.expressions import K_MAX, check_k, softmax_ce, softmax_ce_symbolic
+from symce.model.losses import K_MAX, check_k, softmax_ce, softmax_ce_symbolic
 
 
 @pytest.mark.parametrize("bad", [1, 0, -5, 2.5, "3", True, K_MAX + 1])

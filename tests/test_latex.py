@@ -1,4 +1,4 @@
-"""Tests for symce.latex: one test per construct (exact raw LaTeX), assembly, golden files.
+"""Tests for symce.typeset: one test per construct (exact raw LaTeX), assembly, golden files.
 
 Golden files live in tests/golden/. After an intended change of output, regenerate them with
 
@@ -20,19 +20,18 @@ import pytest
 import sympy
 
 from symce import cli
-from symce.derivation import Assumption, Case, Chain, Definition, Derivation, Notation, Step
+from symce.model.derivation import Assumption, Case, Chain, Definition, Derivation, Notation, Step
 from symce.errors import UsageError
-from symce.latex import (
-    NotesPrinter,
+from symce.typeset.document import (
     UnverifiedStepError,
-    escape_text,
-    latex_expr,
     render,
     render_document,
     render_latex,
     render_markdown,
 )
-from symce.verify import Evidence, Report, StepResult
+from symce.typeset.printer import NotesPrinter, latex_expr
+from symce.typeset.prose import escape_text
+from symce.verify.steps import Evidence, Report, StepResult
 
 ROOT = Path(__file__).resolve().parent.parent
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -109,7 +108,7 @@ def test_softmax_is_named_as_the_file_chooses():
 
 
 def test_softmax_with_the_denominator_written_out_is_recognised():
-    from symce.load import loads_derivation
+    from symce.read.toml import loads_derivation
 
     d = loads_derivation('''
 title = "t"
@@ -376,7 +375,7 @@ def test_jupyter_reprs():
 # --- golden files of the reference derivation ------------------------------------
 
 def load(path: Path) -> Derivation:
-    from symce.load import load_derivation
+    from symce.read.toml import load_derivation
 
     return load_derivation(os.path.relpath(path, ROOT))
 
@@ -418,7 +417,7 @@ def fake_check(monkeypatch):
         calls.append(d.path)
         return proved(d, **evidence)
 
-    monkeypatch.setattr("symce.verify.check", check)
+    monkeypatch.setattr("symce.verify.steps.check", check)
     return calls, evidence
 
 
@@ -508,7 +507,7 @@ def test_cli_malformed_file_exits_2(fake_check, tmp_path, capsys, monkeypatch):
                            "(Debian: apt-get install texlive-latex-base poppler-utils)")
 @pytest.mark.parametrize("path", DERIVATIONS, ids=[p.name for p in DERIVATIONS])
 def test_standalone_compiles_and_renders_page_one(path, tmp_path):
-    from symce.verify import check
+    from symce.verify.steps import check
 
     # The real checker; a step it cannot prove is typeset marked, so the file still compiles.
     report = check(load(path))
@@ -526,9 +525,9 @@ def test_standalone_compiles_and_renders_page_one(path, tmp_path):
 
 
 def test_the_final_guard_fails_loudly():
-    from symce.latex import _guard
+    from symce.typeset.document import _guard
 
-    with pytest.raises(AssertionError, match=r"symce\.latex produced '\{%' near 'x \{% raw'"):
+    with pytest.raises(AssertionError, match=r"symce\.typeset produced '\{%' near 'x \{% raw'"):
         _guard("x {% raw")
 
 
@@ -550,8 +549,8 @@ def test_nested_sums_print_the_outer_sum_first():
 
 
 def test_steps_proved_only_for_small_k_are_marked():
-    from symce.load import load_derivation
-    from symce.verify import check
+    from symce.read.toml import load_derivation
+    from symce.verify.steps import check
 
     report = check(load_derivation(REFERENCE))
     first = report.steps[0]
@@ -564,8 +563,8 @@ def test_steps_proved_only_for_small_k_are_marked():
 
 
 def test_all_k_treats_steps_proved_only_for_small_k_as_unverified():
-    from symce.load import load_derivation
-    from symce.verify import check
+    from symce.read.toml import load_derivation
+    from symce.verify.steps import check
 
     report = check(load_derivation(REFERENCE))
     first = report.steps[0]
@@ -591,7 +590,7 @@ def test_markdown_typesets_in_mathjax_as_written(path):
     node_path = _mathjax_node_path()
     if node_path is None:
         pytest.skip("mathjax-full is not installed (.ci/run installs it with npm into .ci/node)")
-    from symce.verify import check
+    from symce.verify.steps import check
 
     md = render_markdown(check(load(path)))
     blocks, lines = [], iter(md.splitlines())

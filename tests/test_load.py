@@ -10,7 +10,7 @@ import os
 import pytest
 
 from symce.errors import DerivationFormatError
-from symce.load import derivation_paths, load_derivation, loads_derivation
+from symce.read.toml import derivation_paths, load_derivation, loads_derivation
 
 MINIMAL = '''
 title = "t"

@@ -1,10 +1,10 @@
-"""Tests for symce.numeric: lambdified functions and the finite-difference check."""
+"""Tests for symce.export.numeric: lambdified functions and the finite-difference check."""
 
 import numpy as np
 import pytest
 
 from symce.errors import UsageError
-from symce.numeric import ASSUMPTIONS, FAMILIES, NumericCheck, lambdified, numeric_check
+from symce.export.numeric import ASSUMPTIONS, FAMILIES, NumericCheck, lambdified, numeric_check
 
 
 @pytest.mark.parametrize("assume", ASSUMPTIONS)
@@ -55,7 +55,7 @@ def test_lambdified_functions_are_vectorised_and_shift_safe():
 
 def test_wrong_gradient_is_caught():
     """The check must be able to fail: a gradient off by 1e-6 exceeds every tolerance."""
-    from symce.numeric import _check_family
+    from symce.export.numeric import _check_family
 
     f = lambdified(3)
     wrong = type(f)(f.k, f.loss, lambda z, y: f.grad(z, y) + 1e-6, f.target)

@@ -6,8 +6,8 @@ import pytest
 import sympy
 
 from symce.errors import DerivationFormatError, UnsafeExpressionError
-from symce.load import load_derivation, loads_derivation
-from symce.parse import read_expression
+from symce.read.toml import load_derivation, loads_derivation
+from symce.read.expr import read_expression
 
 I, J, C = sympy.symbols("i j c", integer=True, positive=True)
 K = sympy.Symbol("k", integer=True, positive=True)

@@ -2,8 +2,8 @@ import pytest
 import sympy
 
 from symce.errors import UsageError
-from symce.expressions import softmax_ce, softmax_ce_symbolic
-from symce.proof import gradient, prove, symbolic_gradient
+from symce.model.losses import softmax_ce, softmax_ce_symbolic
+from symce.verify.identity import gradient, prove, symbolic_gradient
 
 
 @pytest.mark.parametrize("assume", ["none", "simplex", "onehot"])
@@ -90,7 +90,7 @@ def test_cli_progress_goes_to_stderr_after_the_quiet_period(capsys):
 
 def test_loss_is_the_sum_of_its_terms():
     """The spot check evaluates loss_term k times; that is the loss only if the loss is built from it."""
-    from symce.expressions import loss_term
+    from symce.model.losses import loss_term
 
     m = softmax_ce(5)
     assert m.loss_in_S == sympy.Add(*[loss_term(z, y, m.S) for z, y in zip(m.z, m.y)])

@@ -8,10 +8,10 @@ import pytest
 import sympy
 
 from symce.errors import DerivationFormatError, UnsafeExpressionError
-from symce.latex import render, render_document, render_latex, render_markdown
-from symce.load import loads_derivation
-from symce.parse import MAX_PROSE_PIECES, read_expression, read_prose
-from symce.verify import Evidence, Report, StepResult
+from symce.typeset.document import render, render_document, render_latex, render_markdown
+from symce.read.toml import loads_derivation
+from symce.read.expr import MAX_PROSE_PIECES, read_expression, read_prose
+from symce.verify.steps import Evidence, Report, StepResult
 
 TEMPLATE = '''
 title = "t"

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-import symce.verify as verify
-from symce.load import load_derivation, loads_derivation
-from symce.verify import Evidence, check
+import symce.verify.steps as verify
+from symce.read.toml import load_derivation, loads_derivation
+from symce.verify.steps import Evidence, check
 
 WRONG = Path(__file__).parent / "fixtures" / "wrong"
 
@@ -151,7 +151,7 @@ def test_held_name_convention_for_derivatives():
 def test_a_case_that_removes_nothing_leaves_the_numbers_alone():
     import sympy
 
-    from symce.meaning import apply_case
+    from symce.verify.meaning import apply_case
 
     i = sympy.Symbol("i", integer=True, positive=True)
     z = sympy.IndexedBase("z", real=True)

@@ -1,7 +1,7 @@
 """Export the proved loss and gradient as a standalone numpy, torch or jax module.
 
 The mathematics of the exported code is printed from the expressions proved in
-``symce.stable`` by SymPy's code printers; only the scaffolding (argument
+``symce.export.stable`` by SymPy's code printers; only the scaffolding (argument
 checks, the row maximum m, return) is a template. Two small pieces sit between
 the printer and the text:
 
@@ -25,13 +25,10 @@ from typing import Callable
 import sympy
 from sympy.printing.numpy import JaxPrinter, NumPyPrinter
 
-from .errors import UsageError
-from .stable import EXPORT_ASSUMPTIONS, StableForms, stable_forms
-
-#: Identities symce can export.
-IDENTITIES = ("softmax-ce",)
-#: Backends an export can target.
-BACKENDS = ("numpy", "torch", "jax")
+from ..errors import UsageError
+from ..model.catalogue import IDENTITIES
+from . import BACKENDS, EXPORT_ASSUMPTIONS
+from .stable import StableForms, stable_forms
 
 
 # --- printers -----------------------------------------------------------------

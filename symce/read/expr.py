@@ -26,7 +26,7 @@ from fractions import Fraction
 
 import sympy
 
-from .errors import DerivationFormatError, UnsafeExpressionError
+from ..errors import DerivationFormatError, UnsafeExpressionError
 
 MAX_EXPRESSION_CHARS = 4000  # one expression; the reference's longest is ~150
 MAX_NODES = 600  # ast nodes per expression

@@ -1,7 +1,7 @@
 """The data model of a derivation: what a parsed file *is*, before anyone checks it.
 
-A derivation file is parsed (``parse.py``) into one frozen ``Derivation``; the
-verifier (``verify.py``) and the printers (``latex.py``) only read it. Expressions
+A derivation file is read (``symce.read``) into one frozen ``Derivation``; the
+verifier (``symce.verify``) and the renderer (``symce.render``) only read it. Expressions
 are SymPy objects; defined names (``s[i]``, ``L``) stay folded in them so that a
 printer shows ``s_i`` where the author wrote ``s[i]``. The verifier unfolds them.
 """
@@ -11,6 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import sympy
+
+from . import renderer
+
+
+def _typeset(function: str, obj) -> str | None:
+    """LaTeX for Jupyter from the renderer that ``symce/__init__`` installed (None: plain repr)."""
+    module = renderer()
+    return None if module is None else getattr(module, function)(obj)
 
 
 @dataclass(frozen=True)
@@ -54,11 +62,9 @@ class Step:
     # the reason as text and math alternating ("every ", y[j], " vanishes"); () = plain text
     reason_parts: tuple[str | sympy.Basic, ...] = ()
 
-    def _repr_latex_(self) -> str:
-        """Jupyter display: ``= expr`` and its reason (typeset by ``symce.latex``)."""
-        from .latex import repr_step
-
-        return repr_step(self)
+    def _repr_latex_(self) -> str | None:
+        """Jupyter display: ``= expr`` and its reason (by ``symce.typeset``)."""
+        return _typeset("repr_step", self)
 
 
 @dataclass(frozen=True)
@@ -76,11 +82,9 @@ class Chain:
     # add the whole vector after the chain. None for an ordinary chain.
     vector_index: sympy.Symbol | None = None
 
-    def _repr_latex_(self) -> str:
-        """Jupyter display: the chain as aligned equalities (typeset by ``symce.latex``)."""
-        from .latex import repr_chain
-
-        return repr_chain(self)
+    def _repr_latex_(self) -> str | None:
+        """Jupyter display: the chain as aligned equalities (by ``symce.typeset``)."""
+        return _typeset("repr_chain", self)
 
 
 def free_indices(expr: sympy.Basic) -> set[sympy.Symbol]:
@@ -147,8 +151,6 @@ class Derivation:
     chains: tuple[Chain, ...] = ()  # in file order
     notation: Notation = Notation()  # printing choices
 
-    def _repr_latex_(self) -> str:
-        """Jupyter display: every chain, in the file's notation (typeset by ``symce.latex``)."""
-        from .latex import repr_derivation
-
-        return repr_derivation(self)
+    def _repr_latex_(self) -> str | None:
+        """Jupyter display: every chain, in the file's notation (by ``symce.typeset``)."""
+        return _typeset("repr_derivation", self)

@@ -28,26 +28,10 @@ from typing import Callable
 import sympy
 from sympy.simplify.simplify import factor_sum
 
-from .errors import UsageError
-from .expressions import SoftmaxCE, SymbolicSoftmaxCE, check_k, loss_term, softmax_ce, softmax_ce_symbolic
+from ..errors import UsageError
+from ..model.losses import SoftmaxCE, SymbolicSoftmaxCE, check_k, loss_term, softmax_ce, softmax_ce_symbolic
+from ..model.catalogue import ASSUMPTIONS, DEFAULT_FORM, FORMS, IDENTITIES
 from .meaning import canonical_bounds
-
-#: Assumptions on the target vector y, with the words a report uses for them.
-ASSUMPTIONS = {
-    "none": "nothing assumed about y",
-    "simplex": "y sums to 1",
-    "onehot": "y is one-hot at class c",
-}
-#: Target forms of dL/dz_i, written as a reader would.
-FORMS = {
-    "general": "dL/dz_i = s_i * sum_j y_j - y_i",
-    "s-y": "dL/dz_i = s_i - y_i",
-    "onehot": "dL/dz_i = s_i - [i = c]",
-}
-#: The form each assumption proves when no form is asked for.
-DEFAULT_FORM = {"none": "general", "simplex": "s-y", "onehot": "onehot"}
-#: Identities the prover knows, by CLI name.
-IDENTITIES = ("softmax-ce",)
 
 Progress = Callable[[str, int, int], None]  # (what is being counted, done, in all)
 

@@ -1,6 +1,6 @@
 """Numeric evidence beside the proof: the symbolic loss and gradient, lambdified and compared.
 
-The exact proof (``symce.proof``) is what establishes ``dL/dz_i = s_i * sum_j y_j - y_i``.
+The exact proof (``symce.verify.identity``) is what establishes ``dL/dz_i = s_i * sum_j y_j - y_i``.
 This module is a cross-check of a different kind: it turns the *symbolic* loss and
 the *symbolic* gradient (SymPy's own derivative of the loss) into NumPy functions
 with ``sympy.lambdify`` and compares the gradient with central finite differences
@@ -26,8 +26,8 @@ from typing import Callable, ClassVar
 import numpy as np
 import sympy
 
-from .errors import UsageError
-from .expressions import softmax_ce
+from ..errors import UsageError
+from ..model.losses import softmax_ce
 
 #: The assumptions on y a check can be run under (the prover's ``--assume`` values).
 ASSUMPTIONS = ("simplex", "none", "onehot")
@@ -53,7 +53,7 @@ class NumericFunctions:
     Arrays have classes on the last axis: ``z`` and ``y`` of shape ``(..., k)``;
     ``loss`` returns shape ``(...)`` and ``grad`` and ``target`` shape ``(..., k)``.
     Both are evaluated at ``z - max(z)``: loss and gradient are invariant under a
-    common shift of the logits (proved exactly in ``symce.stable``), and without
+    common shift of the logits (proved exactly in ``symce.export.stable``), and without
     the shift ``exp`` overflows for logits above about 709.
     """
 

@@ -24,12 +24,10 @@ from functools import lru_cache
 import sympy
 from sympy.simplify.simplify import factor_sum
 
-from .errors import ProofError, UsageError
-from .expressions import softmax_ce_symbolic
-from .proof import prove
-
-#: Assumptions on y an export can be made under.
-EXPORT_ASSUMPTIONS = ("simplex", "none")
+from ..errors import ProofError, UsageError
+from ..model.losses import softmax_ce_symbolic
+from ..verify.identity import prove
+from . import EXPORT_ASSUMPTIONS
 
 
 @dataclass(frozen=True)
@@ -99,7 +97,7 @@ def _log_sum_exp(P, m, S) -> tuple[sympy.Expr, Proof]:
 def _gradient(P, shifted) -> tuple[sympy.Expr, Proof]:
     y_sum = sympy.Sum(P.y[P.j], (P.j, 1, P.k))
     claim = f"d/dz[i] {P.loss} = {P.softmax(P.i) * y_sum - P.y[P.i]}"
-    # The gradient identity is symce's own theorem (symce.proof), for symbolic k and
+    # The gradient identity is symce's own theorem (symce.verify.identity), for symbolic k and
     # nothing assumed about y; the export stands on it rather than on a second proof.
     proof = prove(k=None, assume="none", form="general", numeric=False)
     if not proof.holds:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import sympy
 
-from .errors import UsageError
+from ..errors import UsageError
 
 #: Smallest class count: with one class the softmax is the constant 1.
 K_MIN = 2

@@ -27,7 +27,7 @@ from functools import partial
 import mpmath
 import sympy
 
-from .derivation import Case, Chain, Derivation, Step
+from ..model.derivation import Case, Chain, Derivation, Step
 from .meaning import Meaning, is_zero, normal_form, sum_to_one
 from .probe import Point, Unevaluable
 from .timelimit import run_limited
@@ -132,7 +132,7 @@ def check(derivation: Derivation, *, timeout: float = 10.0, parallel: int | None
     Steps run in forked worker processes (``parallel`` at a time, default: the number
     of CPUs, at most 4) and are killed at their deadline; a killed step is UNVERIFIED.
 
-    >>> from symce.load import loads_derivation
+    >>> from symce.read.toml import loads_derivation
     >>> d = loads_derivation('''
     ... title = "t"
     ... [symbols]

@@ -37,9 +37,9 @@ from typing import Any
 
 import sympy
 
-from .derivation import Assumption, Case, Chain, Definition, Derivation, Notation, Step, free_indices, whole_vector
-from .errors import DerivationFormatError, UnsafeExpressionError
-from .parse import FUNCTIONS, RELATIONS, quoted, read_expression, read_prose
+from ..model.derivation import Assumption, Case, Chain, Definition, Derivation, Notation, Step, free_indices, whole_vector
+from ..errors import DerivationFormatError, UnsafeExpressionError
+from .expr import FUNCTIONS, RELATIONS, quoted, read_expression, read_prose
 
 MAX_FILE_BYTES = 1_000_000  # a derivation is a few KB; a megabyte is already absurd
 MAX_STEPS = 500  # over all chains

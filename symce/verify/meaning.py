@@ -13,7 +13,7 @@ The verifier compares *meanings*, never the folded text. Three pieces live here:
   ``KroneckerDelta(j, a)`` factor with ``a`` known to lie in ``1..k`` picks the ``j = a``
   term. ``is_zero`` then decides a difference with the remaining sums held opaque.
 
->>> from symce.load import loads_derivation
+>>> from symce.read.toml import loads_derivation
 >>> d = loads_derivation('''
 ... title = "t"
 ... [symbols]
@@ -38,7 +38,7 @@ from __future__ import annotations
 import sympy
 from sympy import Derivative, Dummy, Indexed, IndexedBase, KroneckerDelta, Sum, Symbol
 
-from .derivation import Case, Derivation
+from ..model.derivation import Case, Derivation
 
 _CANONICAL = [Dummy(f"b{n}", integer=True) for n in range(16)]  # bound names, by nesting depth
 
