@@ -108,4 +108,4 @@ computes both in one pass over the batch. The formulas are the proved results be
 {proofs}
 """
 '''
-    return doc + bodies[name].lstrip("\n").replace("\nimport numpy\n", "\nimport numpy\n\n__all__ = [\"loss\", \"grad\", \"loss_and_grad\"]\n", 1) if backend == "numpy" else doc + bodies[name].lstrip("\n")
+    return doc + bodies[name].lstrip("\n")

@@ -15,6 +15,8 @@ from __future__ import annotations
 _COMMON = '''
 import numpy
 
+__all__ = ["loss", "grad", "loss_and_grad"]
+
 #: Elements per row block: the block's temporaries stay in cache and stay small.
 _BLOCK = 1 << 16
 _REDUCTIONS = ("none", "mean", "sum")
