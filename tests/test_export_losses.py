@@ -255,4 +255,43 @@ def test_cli_export_names_and_refusals(capsys):
     err = capsys.readouterr().err
     assert "softmax-ce, bce-with-logits, mse" in err and "focal" in err
     assert main(["export", "mse", "--backend", "tf"]) == 2
-    assert "numpy, torch, jax" in capsys.readouterr().err
+    assert "'numpy', 'torch', 'jax'" in capsys.readouterr().err
+
+
+TEMPERATURE = "derivations/temperature_cross_entropy.toml"
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_a_users_derivation_file_exports(tmp_path, backend):
+    from pathlib import Path
+
+    path = Path(__file__).parent.parent / TEMPERATURE
+    out = tmp_path / f"temperature_{backend}.py"
+    assert main(["export", str(path), "--backend", backend, "-o", str(out)]) == 0
+    spec = importlib.util.spec_from_file_location(out.stem, out)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    rng = np.random.default_rng(8)
+    z, y, T = rng.normal(0, 50, (3, 5)), rng.dirichlet(np.ones(5), 3), 0.3
+    if backend == "torch":
+        z, y = torch.tensor(z), torch.tensor(y)
+    L, G = module.loss_and_grad(z, y, T)
+    zt = torch.tensor(np.asarray(z)).requires_grad_()
+    ref = F.cross_entropy(zt / T, torch.tensor(np.asarray(y)), reduction="none")
+    ref.sum().backward()
+    assert rel(L, ref.detach()) <= 1e-12 and rel(G, zt.grad) <= 1e-12
+
+
+def test_a_file_whose_gradient_does_not_pass_is_refused(tmp_path, capsys):
+    from pathlib import Path
+
+    text = (Path(__file__).parent.parent / TEMPERATURE).read_text()
+    wrong = tmp_path / "wrong.toml"
+    wrong.write_text(text.replace('{ expr = "(s[i] * Sum(y[n], (n, 1, k)) - y[i]) / T"',
+                                  '{ expr = "(s[i] * Sum(y[n], (n, 1, k)) - y[i]) * T"'))
+    assert main(["export", str(wrong)]) == 1
+    assert "chain 'gradient', step 3" in capsys.readouterr().err
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text.replace('inputs = ["z", "y", "T"]', 'inputs = ["z", "q"]'))
+    assert main(["export", str(bad)]) == 2
+    assert "export.inputs[1]: expected a declared vector or scalar, found 'q'" in capsys.readouterr().err

@@ -136,6 +136,17 @@ class Notation:
 
 
 @dataclass(frozen=True)
+class ExportSpec:
+    """A file's ``[export]`` table: which proved chains ``symce export FILE`` prints as code."""
+
+    name: str  # the loss's name, for the module's docstring
+    inputs: tuple[str, ...]  # the functions' arguments, in order: declared vectors and scalars
+    loss: str  # the chain whose start is the loss
+    gradient: str  # the chain whose last step is the proved gradient (its start: Derivative(loss, v[i]))
+    stable: str | None = None  # the chain whose last step is the loss's stable form, if any
+
+
+@dataclass(frozen=True)
 class Derivation:
     """A whole derivation file, parsed and ready to be verified or rendered."""
 
@@ -150,6 +161,7 @@ class Derivation:
     cases: tuple[Case, ...] = ()  # available case splits
     chains: tuple[Chain, ...] = ()  # in file order
     notation: Notation = Notation()  # printing choices
+    export: ExportSpec | None = None  # the [export] table, if the file has one
 
     def _repr_latex_(self) -> str | None:
         """Jupyter display: every chain, in the file's notation (by ``symce.typeset``)."""
