@@ -21,7 +21,22 @@ from ..verify.steps import check
 from .codegen import _BACKENDS
 
 _IMPORT = {"numpy": "import numpy", "torch": "import torch", "jax": "import jax\nimport jax.numpy"}
-_ASARRAY = {"numpy": "numpy.asarray", "torch": "torch.as_tensor", "jax": "jax.numpy.asarray"}
+# Arrays become floating; a scalar input takes the first vector's dtype (0.3 stays float64).
+_FLOAT = {
+    "numpy": """def _float(a, like=None):
+    a = numpy.asarray(a)
+    return a.astype(like.dtype if like is not None else numpy.result_type(a.dtype, numpy.float32), copy=False)""",
+    "torch": """def _float(a, like=None):
+    if like is not None:
+        return torch.as_tensor(a, dtype=like.dtype)
+    a = torch.as_tensor(a)
+    return a if a.is_floating_point() else a.to(torch.get_default_dtype())""",
+    "jax": """def _float(a, like=None):
+    if like is not None:
+        return jax.numpy.asarray(a, dtype=like.dtype)
+    a = jax.numpy.asarray(a)
+    return a.astype(jax.numpy.result_type(a.dtype, jax.numpy.float32))""",
+}
 _MAX = {"numpy": "numpy.max({a}, axis=-1, keepdims=True)", "torch": "torch.amax({a}, dim=-1, keepdim=True)",
         "jax": "jax.numpy.max({a}, axis=-1, keepdims=True)"}
 
@@ -107,8 +122,11 @@ value per row, grad the gradient of each row's loss with respect to {variable.ba
 __all__ = ["loss", "grad", "loss_and_grad"]
 
 
+{_FLOAT[backend]}
+
+
 def _check({params}):
-    {params}, = ({", ".join(f"{_ASARRAY[backend]}({n})" for n in spec.inputs)},)
+    {params}, = ({", ".join(f"_float({n})" if n in vectors else f"_float({n}, {vectors[0]})" for n in spec.inputs)},)
     shapes = {{name: tuple(a.shape) for name, a in (({", ".join(f"({n!r}, {n})" for n in vectors)}))}}
     if len(set(shapes.values())) != 1 or not next(iter(shapes.values())):
         raise ValueError("the vectors must share one shape (..., k); got " + ", ".join(f"{{n}} {{s}}" for n, s in shapes.items()))
