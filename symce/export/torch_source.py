@@ -21,10 +21,20 @@ __all__ = ["loss", "grad", "loss_and_grad"]
 _REDUCTIONS = ("none", "mean", "sum")
 
 
+def _as_tensor(a):
+    """torch.as_tensor, copying what it cannot share (a numpy view with negative strides)."""
+    if isinstance(a, torch.Tensor):
+        return a
+    try:
+        return torch.as_tensor(a)
+    except ValueError:
+        return torch.tensor(a.copy() if hasattr(a, "copy") else a)
+
+
 def _floating(name, a):
     """``a`` as a floating tensor, or ValueError naming it."""
     try:
-        a = a if isinstance(a, torch.Tensor) else torch.as_tensor(a)
+        a = _as_tensor(a)
     except (TypeError, ValueError, RuntimeError) as exc:
         raise ValueError(f"{name} must be a numeric tensor; could not convert it: {exc}") from None
     if not a.is_floating_point():
@@ -50,7 +60,10 @@ def _arguments(logits, target, weight, ignore_index, reduction, label_smoothing,
     if z.dim() == 0 or z.shape[-1] == 0:
         raise ValueError(f"logits must have shape (..., k) with k >= 1; got logits {tuple(z.shape)}")
     k = z.shape[-1]
-    t = target if isinstance(target, torch.Tensor) else torch.as_tensor(target)
+    try:
+        t = _as_tensor(target)
+    except (TypeError, ValueError, RuntimeError) as exc:
+        raise ValueError(f"target must be a numeric tensor; could not convert it: {exc}") from None
     if not t.is_floating_point() and not t.is_complex() and t.dtype != torch.bool and t.shape == z.shape[:-1]:
         hard = True
         bad = ((t < 0) | (t >= k)) & (t != ignore_index)

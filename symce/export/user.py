@@ -18,7 +18,8 @@ from ..errors import ProofError, UsageError
 from ..model.derivation import Derivation
 from ..verify.meaning import Meaning
 from ..verify.steps import check
-from .codegen import _BACKENDS
+from . import BACKENDS
+from .printers import printer as array_printer
 
 _IMPORT = {"numpy": "import numpy", "torch": "import torch", "jax": "import jax\nimport jax.numpy"}
 # Arrays become floating; a scalar input takes the first vector's dtype (0.3 stays float64).
@@ -74,8 +75,8 @@ def user_source(derivation: Derivation, backend: str) -> str:
     if spec is None:
         raise UsageError(f"{derivation.path}: no [export] table; add one to export this file "
                          "(see docs/derivation-format.md)")
-    if backend not in _BACKENDS:
-        raise UsageError(f"unknown backend {backend!r}; known: {', '.join(_BACKENDS)}")
+    if backend not in BACKENDS:
+        raise UsageError(f"unknown backend {backend!r}; known: {', '.join(BACKENDS)}")
     chains = {c.name: c for c in derivation.chains}
     _proved(derivation, {spec.loss, spec.gradient} | ({spec.stable} if spec.stable else set()))
     meaning = Meaning(derivation)
@@ -92,8 +93,7 @@ def user_source(derivation: Derivation, backend: str) -> str:
     free = (grad.free_symbols | loss.free_symbols) - set(inputs) - {k, index}
     labels = {e.base.label for e in (grad + loss).atoms(sympy.Indexed)}
     free = {s for s in free - labels if isinstance(s, sympy.Symbol) and not isinstance(s, sympy.Dummy) and s not in derivation.indices}
-    b = _BACKENDS[backend]
-    printer = b.printer()({"fully_qualified_modules": True})
+    printer = array_printer(backend)
     lines = [f"_k = {vectors[0]}.shape[-1]"]
     for shift in sorted(free, key=str):
         args = {e.args[0] + shift for e in (grad + loss).atoms(sympy.exp) if e.has(shift)}
