@@ -18,7 +18,7 @@ import numpy
 __all__ = ["loss", "grad", "loss_and_grad"]
 
 #: Elements per row block: the block's temporaries stay in cache and stay small.
-_BLOCK = 1 << 16
+_BLOCK = 1 << 17
 _REDUCTIONS = ("none", "mean", "sum")
 
 

@@ -49,7 +49,18 @@ def _reduction(reduction):
 
 
 def _scale(grad, upstream, reduction):
-    """The backward: the saved gradient times the upstream gradient (per target for 'none')."""
+    """The backward: the saved gradient times the upstream gradient (per target for 'none').
+
+    loss.backward() sends an upstream gradient of exactly 1: the saved gradient is then
+    returned as it is, saving a pass and a batch-sized allocation (under vmap the value
+    cannot be read, and the product is taken).
+    """
+    if upstream.dim() == 0:
+        try:
+            if bool(upstream == 1):
+                return grad
+        except RuntimeError:
+            pass
     return grad * (upstream.unsqueeze(-1) if reduction == "none" and upstream.dim() else upstream)
 '''
 
@@ -101,15 +112,26 @@ def _compute(z, t, w, ignore_index, reduction, eps, zeta, hard):
     k = z.shape[-1]
     if w is not None:
         w = w.to(z.dtype)
-    logp = torch.log_softmax(z, dim=-1)  # z - lse, at the row maximum's shift
     W = float(k) if w is None else w.sum()
+    lse = logp = None
+    if hard and not eps:
+        # The common case, in fewer passes than log_softmax: s = softmax(z) is the gradient's
+        # buffer, and lse = max(z) - log(s at the argmax), where s >= 1/k never underflows.
+        top, at = z.max(dim=-1, keepdim=True)
+        s = torch.softmax(z, dim=-1)
+        lse = (top - torch.log(s.gather(-1, at))).squeeze(-1)
+    else:
+        logp = torch.log_softmax(z, dim=-1)  # z - lse, at the row maximum's shift
     if hard:
         keep = t != ignore_index
-        labels = torch.where(keep, t, torch.zeros_like(t)).unsqueeze(-1)
+        labels = torch.where(keep, t, torch.zeros_like(t)).long().unsqueeze(-1)
         keep_f = keep.to(z.dtype)
         w_lab = keep_f if w is None else w[labels.squeeze(-1)] * keep_f
         q_sum = (1.0 - eps) * w_lab + (eps / k) * W * keep_f
-        ce = -(1.0 - eps) * w_lab * logp.gather(-1, labels).squeeze(-1)
+        if logp is None:
+            ce = w_lab * (lse - z.gather(-1, labels).squeeze(-1))
+        else:
+            ce = -(1.0 - eps) * w_lab * logp.gather(-1, labels).squeeze(-1)
         if eps:
             ce = ce - (eps / k) * (logp.sum(-1) if w is None else logp @ w) * keep_f
         ce = torch.where(keep, ce, torch.zeros_like(ce))
@@ -124,7 +146,7 @@ def _compute(z, t, w, ignore_index, reduction, eps, zeta, hard):
         total = count = torch.tensor(float(ce.numel()), dtype=z.dtype)
     zl = None
     if zeta:
-        lse = torch.logsumexp(z, dim=-1)
+        lse = torch.logsumexp(z, dim=-1) if lse is None else lse
         zl = zeta * lse * lse if keep_f is None else torch.where(keep, zeta * lse * lse, torch.zeros_like(lse))
     if reduction == "mean":
         ce_scale = torch.where(total != 0, 1.0 / total, torch.zeros_like(total))
@@ -134,7 +156,7 @@ def _compute(z, t, w, ignore_index, reduction, eps, zeta, hard):
         ce_scale = z_scale = 1.0
         loss = (ce if zl is None else ce + zl) if reduction == "none" else (ce.sum() + (zl.sum() if zeta else 0.0))
     # s * (Sum(q) + 2 zeta lse) - q, each part scaled by its reduction
-    grad = logp.exp_()
+    grad = s if logp is None else logp.exp_()
     a = q_sum * ce_scale
     if zeta:
         a = a + (2.0 * zeta) * z_scale * (lse if keep_f is None else lse * keep_f)
