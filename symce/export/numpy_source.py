@@ -89,7 +89,8 @@ def _pass(logits, target, weight, ignore_index, reduction, eps, zeta, want_loss,
     z, t, w, hard, reduction = _arguments(logits, target, weight, ignore_index, reduction, eps, zeta)
     n, k = z.shape
     dtype = z.dtype
-    W = float(k) if w is None else w.sum(dtype=numpy.float64)  # Sum(w[n]): total_target
+    # Python floats, so that float32 blocks stay float32 (a NumPy float64 scalar would promote them).
+    W = float(k) if w is None else float(w.sum(dtype=numpy.float64))  # Sum(w[n]): total_target
     # The reductions' denominators come first (loss_reductions.toml): PyTorch's mean
     # divides integer-label losses by the kept targets' weight, probability-target losses
     # by the row count, and the z-loss by the number of kept targets.
@@ -97,7 +98,7 @@ def _pass(logits, target, weight, ignore_index, reduction, eps, zeta, want_loss,
         keep = t != ignore_index
         labels = numpy.where(keep, t, 0)
         w_lab = (numpy.ones(n, dtype) if w is None else w[labels]) * keep
-        count, total = keep.sum(), w_lab.sum(dtype=numpy.float64)
+        count, total = int(keep.sum()), float(w_lab.sum(dtype=numpy.float64))
     else:
         keep, count, total = None, n, float(n)
     if reduction == "mean":
@@ -139,8 +140,8 @@ def _pass(logits, target, weight, ignore_index, reduction, eps, zeta, want_loss,
             zl = numpy.where(keep[i:j], zl, 0.0) if zeta else 0.0
         if want_loss:
             rows[i:j] = ce + zl
-            ce_sum += ce.sum(dtype=numpy.float64)
-            z_sum += zl.sum(dtype=numpy.float64) if zeta else 0.0
+            ce_sum += float(ce.sum(dtype=numpy.float64))
+            z_sum += float(zl.sum(dtype=numpy.float64)) if zeta else 0.0
         if want_grad:
             # s * (Sum(q) + 2 zeta lse) - q, each part scaled by its reduction (gradient chains)
             a = q_sum * ce_scale
