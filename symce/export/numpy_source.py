@@ -17,8 +17,9 @@ import numpy
 
 __all__ = ["loss", "grad", "loss_and_grad"]
 
-#: Elements per row block: the block's temporaries stay in cache and stay small.
-_BLOCK = 1 << 17
+#: Bytes per row block (at least one row): the block's temporaries stay small, and
+#: the few passes over a block find it in cache.
+_BLOCK = 1 << 21
 _REDUCTIONS = ("none", "mean", "sum")
 
 
@@ -97,7 +98,8 @@ def _pass(logits, target, weight, ignore_index, reduction, eps, zeta, want_loss,
     if hard:
         keep = t != ignore_index
         labels = numpy.where(keep, t, 0)
-        w_lab = (numpy.ones(n, dtype) if w is None else w[labels]) * keep
+        kept = keep.astype(dtype)  # arithmetic with a bool array would promote float32 to float64
+        w_lab = (numpy.ones(n, dtype) if w is None else w[labels]) * kept
         count, total = int(keep.sum()), float(w_lab.sum(dtype=numpy.float64))
     else:
         keep, count, total = None, n, float(n)
@@ -107,10 +109,10 @@ def _pass(logits, target, weight, ignore_index, reduction, eps, zeta, want_loss,
     else:
         ce_scale = z_scale = 1.0
     out = numpy.empty((n, k), dtype) if want_grad else None
-    scratch = None if want_grad else numpy.empty((max(1, min(n, _BLOCK // k)), k), dtype)
+    step = max(1, _BLOCK // (k * dtype.itemsize))
+    scratch = None if want_grad else numpy.empty((min(n, step), k), dtype)
     rows = numpy.empty(n, dtype) if want_loss else None  # per-target loss, 0 if ignored
     ce_sum = z_sum = 0.0
-    step = max(1, _BLOCK // k)
     for i in range(0, n, step):
         j = min(n, i + step)
         zb = z[i:j]
@@ -120,7 +122,7 @@ def _pass(logits, target, weight, ignore_index, reduction, eps, zeta, want_loss,
         if hard:
             r = numpy.arange(j - i)
             lab, wl = labels[i:j], w_lab[i:j]
-            q_sum = (1.0 - eps) * wl + (eps / k) * W * keep[i:j]  # total_target, 0 if ignored
+            q_sum = (1.0 - eps) * wl + (eps / k) * W * kept[i:j]  # total_target, 0 if ignored
             q_t = (1.0 - eps) * wl * g[r, lab]
         else:
             yb = t[i:j]
@@ -128,7 +130,7 @@ def _pass(logits, target, weight, ignore_index, reduction, eps, zeta, want_loss,
             q_t = (1.0 - eps) * (numpy.vecdot(yb, g) if w is None else numpy.einsum("ij,ij,j->i", yb, g, w))
         if eps:
             tw = g.sum(axis=1) if w is None else g @ w
-            q_t += (eps / k) * tw * (1 if keep is None else keep[i:j])
+            q_t += (eps / k) * tw * (1 if keep is None else kept[i:j])
         numpy.exp(g, out=g)
         S = g.sum(axis=1)
         log_S = numpy.log(S)
@@ -151,7 +153,7 @@ def _pass(logits, target, weight, ignore_index, reduction, eps, zeta, want_loss,
             if hard:
                 g[r, lab] -= ((1.0 - eps) * ce_scale) * wl
                 if eps:
-                    c = ((eps / k) * ce_scale) * keep[i:j]
+                    c = ((eps / k) * ce_scale) * kept[i:j]
                     g -= c[:, None] if w is None else c[:, None] * w
             else:
                 y_part = yb * ((1.0 - eps) * ce_scale)
