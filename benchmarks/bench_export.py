@@ -31,6 +31,7 @@ sys.path.insert(0, str(HERE.parent))
 from symce.export.codegen import export_source  # noqa: E402
 
 SHAPES = [(4096, 1000), (512, 50257)]
+PAUSE = 0.05  # seconds between timed calls, for torch's spinning threads to go idle
 DTYPES = [np.float32, np.float64]
 
 
@@ -122,9 +123,11 @@ def measure(shape, dtype, rounds, torch):
         times = {name: [] for name in rows}
         names = list(rows)
         for r in range(rounds):
-            # Rotate who goes first: torch's worker threads keep spinning for a while after
-            # a torch call, and whatever runs right after it is slowed.
+            # Rotate who goes first, and pause (untimed) before each call: torch's worker
+            # threads keep spinning for a while after a torch call, and whatever ran right
+            # after it was slowed by up to 1.4x here.
             for name in names[r % len(names):] + names[:r % len(names)]:
+                time.sleep(PAUSE)
                 start = time.perf_counter()
                 rows[name]()
                 times[name].append(time.perf_counter() - start)

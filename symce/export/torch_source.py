@@ -1,9 +1,10 @@
 """The torch text of the exported losses: ``torch.autograd.Function``s whose backward is the proved gradient.
 
 Each loss is one ``autograd.Function`` with ``setup_context`` and
-``generate_vmap_rule``: its forward computes the loss and the proved gradient in one
-pass (``loss_and_grad`` returns both), its backward scales that gradient by the
-upstream one. So ``loss(z, t).backward()``, ``torch.autograd.gradcheck``,
+``generate_vmap_rule``: its forward computes the loss and keeps what the proved
+gradient is made of (for cross-entropy the softmax and one scale per target), its
+backward builds that gradient times the upstream one in one pass (``loss_and_grad``
+builds it in place, outside autograd). So ``loss(z, t).backward()``, ``torch.autograd.gradcheck``,
 ``torch.func.grad`` and ``torch.func.vmap`` all work, and no autograd graph of the
 log-softmax is kept.
 
@@ -46,22 +47,6 @@ def _reduction(reduction):
     if reduction not in _REDUCTIONS:
         raise ValueError(f"reduction must be one of {', '.join(_REDUCTIONS)}; got {reduction!r}")
     return reduction
-
-
-def _scale(grad, upstream, reduction):
-    """The backward: the saved gradient times the upstream gradient (per target for 'none').
-
-    loss.backward() sends an upstream gradient of exactly 1: the saved gradient is then
-    returned as it is, saving a pass and a batch-sized allocation (under vmap the value
-    cannot be read, and the product is taken).
-    """
-    if upstream.dim() == 0:
-        try:
-            if bool(upstream == 1):
-                return grad
-        except RuntimeError:
-            pass
-    return grad * (upstream.unsqueeze(-1) if reduction == "none" and upstream.dim() else upstream)
 '''
 
 _CE = _COMMON + '''
@@ -107,21 +92,34 @@ def _arguments(logits, target, weight, ignore_index, reduction, label_smoothing,
     return z, t, w, hard, _reduction(reduction)
 
 
-def _compute(z, t, w, ignore_index, reduction, eps, zeta, hard):
-    """The loss and its proved gradient (cross_entropy_*.toml, loss_reductions.toml)."""
+def _underflow(s_label, keep):
+    """Whether a kept label's probability underflowed (then -log of it is not the loss)."""
+    try:
+        return bool(((s_label < torch.finfo(s_label.dtype).tiny) & keep).any())
+    except RuntimeError:  # under vmap the values cannot be read: take the exact route
+        return True
+
+
+def _parts(z, t, w, ignore_index, reduction, eps, zeta, hard):
+    """The loss, and the parts of its proved gradient (cross_entropy_*.toml, loss_reductions.toml).
+
+    The gradient is s * a - q (the target vector q scaled by its reduction), kept as
+    (s, a, q) so that the backward builds it in one pass, already times the upstream
+    gradient: for labels, q is the label's part at the label plus a smoothing part c * w.
+    """
     k = z.shape[-1]
     if w is not None:
         w = w.to(z.dtype)
     W = float(k) if w is None else w.sum()
     lse = logp = None
     if hard and not eps:
-        # The common case, in fewer passes than log_softmax: s = softmax(z) is the gradient's
-        # buffer, and lse = max(z) - log(s at the argmax), where s >= 1/k never underflows.
-        top, at = z.max(dim=-1, keepdim=True)
+        # The common case in fewer passes than log_softmax: s = softmax(z) is the gradient's
+        # buffer and the loss is -log(s at the label), unless that underflowed; then, and
+        # for the z-loss, lse = max(z) - log(s at the argmax), where s >= 1/k cannot underflow.
         s = torch.softmax(z, dim=-1)
-        lse = (top - torch.log(s.gather(-1, at))).squeeze(-1)
     else:
         logp = torch.log_softmax(z, dim=-1)  # z - lse, at the row maximum's shift
+        s = None
     if hard:
         keep = t != ignore_index
         labels = torch.where(keep, t, torch.zeros_like(t)).long().unsqueeze(-1)
@@ -129,7 +127,14 @@ def _compute(z, t, w, ignore_index, reduction, eps, zeta, hard):
         w_lab = keep_f if w is None else w[labels.squeeze(-1)] * keep_f
         q_sum = (1.0 - eps) * w_lab + (eps / k) * W * keep_f
         if logp is None:
-            ce = w_lab * (lse - z.gather(-1, labels).squeeze(-1))
+            s_label = s.gather(-1, labels).squeeze(-1)
+            nll = -torch.log(s_label)
+            if zeta or _underflow(s_label, keep):
+                top, at = z.max(dim=-1, keepdim=True)
+                lse = (top - torch.log(s.gather(-1, at))).squeeze(-1)
+                exact = lse - z.gather(-1, labels).squeeze(-1)
+                nll = torch.where(s_label > torch.finfo(z.dtype).tiny, nll, exact)
+            ce = w_lab * nll
         else:
             ce = -(1.0 - eps) * w_lab * logp.gather(-1, labels).squeeze(-1)
         if eps:
@@ -137,7 +142,7 @@ def _compute(z, t, w, ignore_index, reduction, eps, zeta, hard):
         ce = torch.where(keep, ce, torch.zeros_like(ce))
         total, count = w_lab.sum(), keep_f.sum()
     else:
-        keep_f = None
+        keep = keep_f = labels = None
         q = t.to(z.dtype) * (1.0 - eps) + eps / k
         if w is not None:
             q = q * w
@@ -147,7 +152,7 @@ def _compute(z, t, w, ignore_index, reduction, eps, zeta, hard):
     zl = None
     if zeta:
         lse = torch.logsumexp(z, dim=-1) if lse is None else lse
-        zl = zeta * lse * lse if keep_f is None else torch.where(keep, zeta * lse * lse, torch.zeros_like(lse))
+        zl = zeta * lse * lse if keep is None else torch.where(keep, zeta * lse * lse, torch.zeros_like(lse))
     if reduction == "mean":
         ce_scale = torch.where(total != 0, 1.0 / total, torch.zeros_like(total))
         z_scale = torch.where(count != 0, 1.0 / count, torch.zeros_like(count))
@@ -155,46 +160,76 @@ def _compute(z, t, w, ignore_index, reduction, eps, zeta, hard):
     else:
         ce_scale = z_scale = 1.0
         loss = (ce if zl is None else ce + zl) if reduction == "none" else (ce.sum() + (zl.sum() if zeta else 0.0))
-    # s * (Sum(q) + 2 zeta lse) - q, each part scaled by its reduction
-    grad = s if logp is None else logp.exp_()
-    a = q_sum * ce_scale
+    a = q_sum * ce_scale  # s * (Sum(q) + 2 zeta lse) - q, each part scaled by its reduction
     if zeta:
-        a = a + (2.0 * zeta) * z_scale * (lse if keep_f is None else lse * keep_f)
-    grad.mul_(a.unsqueeze(-1))
+        a = a + (2.0 * zeta) * z_scale * (lse if keep is None else lse * keep_f)
+    if s is None:
+        s = logp.exp_()
     if hard:
-        grad.scatter_add_(-1, labels, (-(1.0 - eps) * ce_scale * w_lab).unsqueeze(-1).to(grad.dtype))
-        if eps:
-            c = ((eps / k) * ce_scale * keep_f).unsqueeze(-1)
+        at_label = (1.0 - eps) * ce_scale * w_lab
+        smooth = (eps / k) * ce_scale * keep_f if eps else None
+        return loss, (s, a, labels, at_label, smooth, w, None)
+    return loss, (s, a, None, None, None, None, q * ce_scale)
+
+
+def _assemble(parts, upstream, in_place):
+    """The gradient s * a - q, times the upstream gradient (one per target for 'none')."""
+    s, a, labels, at_label, smooth, w, q = parts
+    up = upstream.unsqueeze(-1) if torch.is_tensor(upstream) and upstream.dim() else upstream
+    a = (a * upstream).unsqueeze(-1)
+    grad = s.mul_(a) if in_place else s * a
+    if labels is not None:
+        grad.scatter_add_(-1, labels, (-(at_label * upstream)).unsqueeze(-1).to(grad.dtype))
+        if smooth is not None:
+            c = (smooth * upstream).unsqueeze(-1)
             grad.sub_(c if w is None else c * w)
     else:
-        grad.sub_(q * ce_scale)
-    return loss, grad
+        grad.sub_(q * up)
+    return grad
 
 
 class _CrossEntropy(torch.autograd.Function):
-    """Forward: the loss and its proved gradient in one pass. Backward: that gradient, scaled."""
+    """Forward: the loss and the parts of its proved gradient. Backward: that gradient, in one pass."""
 
     generate_vmap_rule = True
 
     @staticmethod
     def forward(z, t, w, ignore_index, reduction, eps, zeta, hard):
-        return _compute(z, t, w, ignore_index, reduction, eps, zeta, hard)
+        loss, (s, a, _, at_label, smooth, _, q) = _parts(z, t, w, ignore_index, reduction, eps, zeta, hard)
+        extra = q if q is not None else torch.stack([at_label, at_label * 0 if smooth is None else smooth])
+        return loss, s, a, extra
 
     @staticmethod
     def setup_context(ctx, inputs, output):
-        ctx.reduction = inputs[4]
-        ctx.save_for_backward(output[1])
-        ctx.mark_non_differentiable(output[1])
+        _, t, w, ignore_index, _, eps, _, hard = inputs
+        _, s, a, extra = output
+        ctx.mark_non_differentiable(s, a, extra)
+        ctx.save_for_backward(s, a, extra, t if hard else None, w)
+        ctx.options = (ignore_index, eps, hard)
 
     @staticmethod
-    def backward(ctx, upstream, _unused):
-        (grad,) = ctx.saved_tensors
-        return _scale(grad, upstream, ctx.reduction), None, None, None, None, None, None, None
+    def backward(ctx, upstream, *_unused):
+        s, a, extra, t, w = ctx.saved_tensors
+        ignore_index, eps, hard = ctx.options
+        if hard:
+            labels = torch.where(t != ignore_index, t, torch.zeros_like(t)).long().unsqueeze(-1)
+            parts = (s, a, labels, extra[0], extra[1] if eps else None, None if w is None else w.to(s.dtype), None)
+        else:
+            parts = (s, a, None, None, None, None, extra)
+        return _assemble(parts, upstream, in_place=False), None, None, None, None, None, None, None
 
 
 def _apply(logits, target, weight, ignore_index, reduction, label_smoothing, z_loss):
     z, t, w, hard, reduction = _arguments(logits, target, weight, ignore_index, reduction, label_smoothing, z_loss)
-    return _CrossEntropy.apply(z, t, w, ignore_index, reduction, float(label_smoothing), float(z_loss), hard)
+    return _CrossEntropy.apply(z, t, w, ignore_index, reduction, float(label_smoothing), float(z_loss), hard)[0]
+
+
+def _values(logits, target, weight, ignore_index, reduction, label_smoothing, z_loss):
+    """(loss, grad) as values, outside autograd: one pass, the gradient built in place."""
+    z, t, w, hard, reduction = _arguments(logits, target, weight, ignore_index, reduction, label_smoothing, z_loss)
+    with torch.no_grad():
+        loss, parts = _parts(z.detach(), t, w, ignore_index, reduction, float(label_smoothing), float(z_loss), hard)
+        return loss, _assemble(parts, 1.0, in_place=True)
 
 
 def loss(logits, target, *, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0, z_loss=0.0):
@@ -205,18 +240,18 @@ def loss(logits, target, *, weight=None, ignore_index=-100, reduction="mean", la
     z_loss adds z_loss * logsumexp(logits)**2 per kept target (mean: over their count).
     Differentiable in logits (autograd, torch.func); target and weight get no gradient.
     """
-    return _apply(logits, target, weight, ignore_index, reduction, label_smoothing, z_loss)[0]
+    return _apply(logits, target, weight, ignore_index, reduction, label_smoothing, z_loss)
 
 
 def grad(logits, target, *, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0, z_loss=0.0):
     """d loss / d logits, of the logits' shape (reduction "none": the gradient of the losses' sum)."""
-    return _apply(logits, target, weight, ignore_index, reduction, label_smoothing, z_loss)[1]
+    return _values(logits, target, weight, ignore_index, reduction, label_smoothing, z_loss)[1]
 
 
 def loss_and_grad(logits, target, *, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0,
                   z_loss=0.0):
-    """(loss, grad) from one pass; the loss is differentiable as loss(...) is."""
-    return _apply(logits, target, weight, ignore_index, reduction, label_smoothing, z_loss)
+    """(loss, grad) from one pass, as values (for autograd, call loss(...) and .backward())."""
+    return _values(logits, target, weight, ignore_index, reduction, label_smoothing, z_loss)
 '''
 
 _BCE = _COMMON + '''
