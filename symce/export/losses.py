@@ -43,7 +43,7 @@ PROOFS = {
 }
 
 _NOTATION = {
-    "softmax-ce": ("z = logits, m = the row maximum (any real shift is proved safe), eps = label_smoothing,\n"
+    "softmax-ce": ("z = logits, m = the row maximum (any real shift is proved safe), epsilon (eps) = label_smoothing,\n"
                    "zeta = z_loss, w = weight, c = an integer label; q = the target vector:\n"
                    "(1 - eps) w[c] at the label plus eps/k w for labels, w ((1 - eps) y + eps/k) for\n"
                    "probabilities y. In loss_reductions.toml k is the batch size and l[b] the loss of target b."),
