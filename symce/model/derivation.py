@@ -150,6 +150,8 @@ class Derivation:
     cases: tuple[Case, ...] = ()  # available case splits
     chains: tuple[Chain, ...] = ()  # in file order
     notation: Notation = Notation()  # printing choices
+    # what a reader of notes inferred, one line each (a case read from prose, entries checked)
+    notes: tuple[str, ...] = ()
 
     def _repr_latex_(self) -> str | None:
         """Jupyter display: every chain, in the file's notation (by ``symce.typeset``)."""

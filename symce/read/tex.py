@@ -1,0 +1,783 @@
+r"""Safe LaTeX -> SymPy: a small grammar of our own for the math lecturers write.
+
+The reader never hands text to anything that runs code or guesses (no ``eval``,
+``sympify``, ``parse_expr`` or ``parse_latex``). A hand-written tokenizer turns the
+text into commands, letters, numbers and symbols, each with its place in the file;
+a recursive-descent parser builds the same SymPy objects as ``expr.py``, under the
+same caps. What each construct means is fixed here and documented in
+``docs/notes-format.md``:
+
+* ``z_i``, ``\mathbf{z}_{i}``, ``\boldsymbol{z}_i`` are entry ``i`` of the declared
+  vector ``z``; ``\mathbf{z}`` alone is the whole vector (only where a caller gives
+  an entry index to stand for it);
+* ``\sum_j``, ``\sum_{j=1}^{k}``: the body is the rest of the product, up to the next
+  ``+`` or ``-`` at the same level; no limits means the declared range 1..k;
+* ``\frac{\partial A}{\partial x}``, ``\frac{\partial}{\partial x} B`` (B: the rest of
+  the product), and ``d`` for total derivatives;
+* ``e^{x}`` and ``\exp`` are the exponential, ``\log`` and ``\ln`` the natural log;
+  ``\log x`` without parentheses takes one factor and must end the product
+  (``\log x y`` is ambiguous and refused).
+
+Anything else is an error naming the file, line and column, what was expected and
+what was found.
+
+>>> import sympy
+>>> i = sympy.Symbol("i", integer=True, positive=True)
+>>> scope = Scope({"i": i, "z": sympy.IndexedBase("z", real=True), "k": sympy.Symbol("k")})
+>>> read_latex(r"\frac{e^{z_i}}{2}", scope).expr
+exp(z[i])/2
+>>> read_latex(r"w_i + 1", scope, path="post.md")
+Traceback (most recent call last):
+...
+symce.errors.DerivationFormatError: post.md, line 1, column 1: expected a declared name, found 'w' (not declared)
+"""
+
+from __future__ import annotations
+
+import bisect
+from dataclasses import dataclass, field
+
+import sympy
+
+from ..errors import DerivationFormatError, UnsafeExpressionError
+from .expr import MAX_EXPRESSION_CHARS, MAX_INT_DIGITS, MAX_NODES, _Builder
+
+MAX_DEPTH = 60  # nested groups in one expression; the reference's deepest is 5
+
+GREEK = ("alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa lambda mu nu xi "
+         "pi rho sigma tau upsilon phi varphi chi psi omega Gamma Delta Theta Lambda Xi Pi Sigma "
+         "Upsilon Phi Psi Omega").split()
+FONTS = ("mathbf", "boldsymbol", "bm", "vec", "mathrm", "mathit", "operatorname", "mathsf")
+FRACS = ("frac", "dfrac", "tfrac")
+DOTS = ("cdots", "ldots", "dots", "vdots")
+SPACES = (",", ";", ":", "!", " ", "displaystyle", "textstyle", "nonumber", "notag", "limits")
+SIZES = ("left", "right", "big", "Big", "bigg", "Bigg", "bigl", "bigr", "Bigl", "Bigr", "biggl", "biggr")
+OPERATORS = ("cdot", "times", "sum", "partial", "exp", "log", "ln", "sqrt", "mathbb", "quad", "qquad",
+             "neq", "ne", "text", "textrm", "mbox", "begin", "end", "delta", "{", "}", "\\", "&")
+KNOWN = set(GREEK) | set(FONTS) | set(FRACS) | set(DOTS) | set(SPACES) | set(SIZES) | set(OPERATORS)
+_OPEN, _CLOSE = {"(": ")", "[": "]", "{": "}"}, (")", "]", "}")
+_STOP = {"+", "-", "=", ")", "]", "}", "&", ",", "!", "<", ">"}
+
+
+@dataclass(frozen=True)
+class Tok:
+    """One token: ``kind`` is cmd, letter, num, sym, dots, begin or end; ``text`` without the backslash."""
+
+    kind: str
+    text: str
+    start: int  # offset in the source text
+    end: int
+
+    def shown(self) -> str:
+        if self.kind == "cmd":
+            return "\\" + self.text
+        if self.kind in ("begin", "end"):
+            return f"\\{self.kind}{{{self.text}}}"
+        return repr(self.text)
+
+
+class Source:
+    """The text of one file, for turning offsets into ``file, line L, column C``."""
+
+    def __init__(self, text: str, path: str = "<string>"):
+        self.text, self.path = text, path
+        self.starts = [0] + [n + 1 for n, ch in enumerate(text) if ch == "\n"]
+
+    def line(self, offset: int) -> int:
+        return bisect.bisect_right(self.starts, offset)
+
+    def at(self, offset: int) -> str:
+        line = self.line(offset)
+        return f"{self.path}, line {line}, column {offset - self.starts[line - 1] + 1}"
+
+    def error(self, offset: int, expected: str, found: str) -> DerivationFormatError:
+        return DerivationFormatError(f"{self.at(offset)}: expected {expected}, found {found}")
+
+
+def tokenize(src: Source, start: int = 0, end: int | None = None) -> list[Tok]:
+    r"""The tokens of ``src.text[start:end]``; spacing commands and ``%`` comments are dropped.
+
+    >>> [t.shown() for t in tokenize(Source(r"\frac{a}{2}\, x_{12}"))]
+    ['\\frac', "'{'", "'a'", "'}'", "'{'", "'2'", "'}'", "'x'", "'_'", "'{'", "'12'", "'}'"]
+    """
+    text, end = src.text, len(src.text) if end is None else end
+    if end - start > MAX_EXPRESSION_CHARS * 4:
+        raise UnsafeExpressionError(f"{src.at(start)}: block is {end - start} characters long "
+                                    f"(at most {MAX_EXPRESSION_CHARS * 4})")
+    out, n = [], start
+    while n < end:
+        ch = text[n]
+        if ch.isspace():
+            n += 1
+        elif ch == "%":
+            while n < end and text[n] != "\n":
+                n += 1
+        elif ch == "\\":
+            m = n + 1
+            while m < end and text[m].isascii() and text[m].isalpha():
+                m += 1
+            if m == n + 1:
+                m = min(n + 2, end)
+            name = text[n + 1:m]
+            if name in ("begin", "end"):
+                m, env = _environment_name(src, name, m, end)
+                out.append(Tok(name, env, n, m))
+            elif name in DOTS:
+                out.append(Tok("dots", name, n, m))
+            elif name not in SPACES and name != "":
+                out.append(Tok("cmd", name, n, m))
+            n = m
+        elif ch.isdigit():
+            m = n
+            while m < end and text[m].isdigit():
+                m += 1
+            if m + 1 < end and text[m] == "." and text[m + 1].isdigit():
+                m += 1
+                while m < end and text[m].isdigit():
+                    m += 1
+            out.append(Tok("num", text[n:m], n, m))
+            n = m
+        elif ch.isascii() and ch.isalpha():
+            out.append(Tok("letter", ch, n, n + 1))
+            n += 1
+        elif text.startswith("...", n):
+            out.append(Tok("dots", "...", n, n + 3))
+            n += 3
+        elif ch.isascii() and ch in "+-*/=()[]{}^_&,.|'!<>:;":
+            out.append(Tok("sym", ch, n, n + 1))
+            n += 1
+        else:
+            raise src.error(n, "a LaTeX character", f"{ch!r} (U+{ord(ch):04X})")
+    if len(out) > MAX_NODES * 4:
+        raise UnsafeExpressionError(f"{src.at(start)}: block has {len(out)} tokens (at most {MAX_NODES * 4})")
+    return out
+
+
+def _environment_name(src: Source, which: str, n: int, end: int) -> tuple[int, str]:
+    text = src.text
+    close = text.find("}", n, end)
+    if not text.startswith("{", n) or close < 0 or not text[n + 1:close].replace("*", "").isalpha():
+        raise src.error(n, f"{{name}} after \\{which}", repr(text[n:n + 12]) if n < end else "the end")
+    return close + 1, text[n + 1:close]
+
+
+@dataclass
+class Scope:
+    """What names mean: declared objects, call signatures of defined names, and ``k``."""
+
+    objects: dict[str, sympy.Basic]  # name -> Symbol, IndexedBase, or a number for a concrete k
+    signatures: dict[str, tuple[str, ...]] = field(default_factory=dict)  # "L" -> ("s", "y")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One entry of a row vector as written: an expression, or ``None`` for the dots."""
+
+    expr: sympy.Basic | None
+    offset: int  # where the entry starts in the source
+
+
+@dataclass(frozen=True)
+class Reading:
+    """An expression read from LaTeX; ``cells`` when the row holds a bmatrix or pmatrix."""
+
+    expr: sympy.Basic  # the whole expression; a matrix stands as ``MATRIX`` in it
+    cells: tuple[Cell, ...] | None = None  # the entries of the matrix, if one was read
+    used_entry: bool = False  # a whole vector was read as its entry ``entry``
+
+
+MATRIX = sympy.Symbol("MATRIX")  # where a matrix stood; notes.py takes the factor in front of it
+
+
+def read_latex(text: str, scope: Scope, *, path: str = "<string>", entry: sympy.Symbol | None = None) -> Reading:
+    """Read one LaTeX expression held in a string (declarations, tests)."""
+    src = Source(text, path)
+    return parse(src, tokenize(src), scope, end=len(text), entry=entry)
+
+
+def parse(src: Source, toks: list[Tok], scope: Scope, *, end: int, entry: sympy.Symbol | None = None,
+          matrix: bool = False) -> Reading:
+    """Read ``toks`` as one expression; ``end`` is the offset reported as "the end"."""
+    if toks and toks[-1].end - toks[0].start > MAX_EXPRESSION_CHARS:
+        raise UnsafeExpressionError(f"{src.at(toks[0].start)}: expression is {toks[-1].end - toks[0].start} "
+                                    f"characters long (at most {MAX_EXPRESSION_CHARS})")
+    p = _Parser(src, toks, scope, end, entry, matrix)
+    expr = p.expression()
+    if p.n < len(toks):
+        raise p.fail("an operator or the end of the expression")
+    if expr.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
+        raise src.error(toks[0].start if toks else end, "an expression with a finite value", "one without")
+    return Reading(expr, tuple(p.cells) if p.cells is not None else None, p.used_entry)
+
+
+class _Parser:
+    """Recursive descent over one expression's tokens; one method per level of the grammar."""
+
+    def __init__(self, src, toks, scope, end, entry, matrix):
+        self.src, self.toks, self.scope, self.end = src, toks, scope, end
+        self.entry, self.matrix = entry, matrix
+        self.n, self.depth = 0, 0
+        self.cells: list[Cell] | None = None
+        self.used_entry = False
+        self.caps = _Builder(scope.objects, "", False)
+
+    # --- tokens -----------------------------------------------------------------
+
+    def peek(self, ahead: int = 0) -> Tok | None:
+        n = self.n + ahead
+        return self.toks[n] if n < len(self.toks) else None
+
+    def is_(self, kind: str, text: str | tuple | None = None, ahead: int = 0) -> bool:
+        t = self.peek(ahead)
+        return t is not None and t.kind == kind and (text is None or t.text == text
+                                                     or (isinstance(text, tuple) and t.text in text))
+
+    def take(self) -> Tok:
+        t = self.toks[self.n]
+        self.n += 1
+        return t
+
+    def found(self) -> str:
+        t = self.peek()
+        return "the end of the expression" if t is None else t.shown()
+
+    def fail(self, expected: str, found: str | None = None, tok: Tok | None = None) -> DerivationFormatError:
+        t = tok or self.peek()
+        offset = self.end if t is None else t.start
+        if found is None:
+            found = self.found() if tok is None else tok.shown()
+        return self.src.error(offset, expected, found)
+
+    def expect(self, kind: str, text: str, what: str | None = None) -> Tok:
+        if not self.is_(kind, text):
+            raise self.fail(what or repr(text))
+        return self.take()
+
+    def group(self) -> list[Tok]:
+        """The tokens of ``{...}`` (braces matched), or of a single token."""
+        if self.peek() is None:
+            raise self.fail("an argument in braces")
+        if not self.is_("sym", "{"):
+            t = self.take()
+            if t.kind == "sym" and t.text in "}^_&=+":
+                raise self.fail("an argument in braces", tok=t)
+            return [t]
+        open_, depth, start = self.take(), 1, self.n
+        while self.n < len(self.toks):
+            t = self.take()
+            if t.kind == "sym" and t.text in "{}":
+                depth += 1 if t.text == "{" else -1
+                if depth == 0:
+                    return self.toks[start:self.n - 1]
+        raise self.src.error(open_.start, "'}' to close this '{'", "the end of the expression")
+
+    def sub(self, toks: list[Tok], end: int, entry="same") -> sympy.Basic:
+        """Read a group's tokens as a whole expression, in the same scope."""
+        p = _Parser(self.src, toks, self.scope, end, self.entry if entry == "same" else entry, False)
+        p.depth = self.depth
+        expr = p.expression()
+        if p.n < len(toks):
+            raise p.fail("an operator or the end of the group")
+        self.used_entry |= p.used_entry
+        return expr
+
+    # --- sums and products ------------------------------------------------------
+
+    def expression(self) -> sympy.Basic:
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise UnsafeExpressionError(f"{self.src.at(self.peek().start if self.peek() else self.end)}: "
+                                        f"expression is nested more than {MAX_DEPTH} deep")
+        terms = [self.signed_term()]
+        while self.is_("sym", ("+", "-")):
+            terms.append(self.signed_term())
+        self.depth -= 1
+        if len(terms) == 1:
+            return terms[0]
+        if all(t.is_Number for t in terms):
+            return sympy.Add(*terms)
+        return sympy.Add(*terms, evaluate=False)
+
+    def signed_term(self) -> sympy.Basic:
+        sign = 1
+        if self.is_("sym", ("+", "-")):
+            sign = -1 if self.take().text == "-" else 1
+            if self.is_("sym", ("+", "-")):
+                raise self.fail("a term after the sign")
+        term = self.term()
+        if sign > 0:
+            return term
+        return -term if term.is_Number else sympy.Mul(-1, term, evaluate=False)
+
+    def starts_factor(self) -> bool:
+        t = self.peek()
+        if t is None or (t.kind == "sym" and t.text in _STOP | {"^", "_", "/", "*", ".", "|", "'", ":", ";"}):
+            return False
+        if t.kind == "cmd" and t.text in ("right", "cdot", "times", "quad", "qquad", "neq", "ne", "\\", "&"):
+            return False
+        if t.kind == "cmd" and t.text in SIZES and self.is_("sym", _CLOSE, 1):
+            return False
+        return t.kind != "end" and t.kind != "dots"
+
+    def term(self) -> sympy.Basic:
+        """Factors joined by juxtaposition, ``\\cdot``, ``\\times`` or one ``/``."""
+        factors: list = []
+        while True:
+            if self.is_("cmd", "sum"):
+                factors.append(self.sum())
+                break
+            if not self.starts_factor():
+                raise self.fail("a factor (a number, a name, '(' or a command)")
+            before = self.peek()
+            f = self.factor()
+            if isinstance(f, _Operator):
+                factors.append(self.derivative_of_rest(f))
+                break
+            factors.append(f)
+            bare = self.bare_function
+            if self.is_("cmd", ("cdot", "times")) or self.is_("sym", "*"):
+                self.take()
+                continue
+            if self.is_("sym", "/"):
+                slash = self.take()
+                if len(factors) > 1 or not self.starts_factor():
+                    raise self.fail("\\frac{..}{..} or parentheses around a product divided with '/'",
+                                    tok=slash, found="'/' after a product" if len(factors) > 1 else None)
+                den = self.factor()
+                factors[-1] = self.divide(factors[-1], den, slash)
+                if self.starts_factor() or self.is_("cmd", "sum"):
+                    raise self.fail("the end of the term after a/b (a/b c is ambiguous; use \\frac)")
+                break
+            if not (self.starts_factor() or self.is_("cmd", "sum")):
+                break
+            if bare:
+                raise self.fail(f"the end of the product after {bare} without parentheses "
+                                f"({bare} x y is ambiguous: write {bare}(x y) or put {bare} last)")
+            if before.kind == "num" and self.is_("num"):
+                raise self.fail("an operator between two numbers")
+        if len(factors) == 1:
+            return factors[0]
+        if all(f.is_Number for f in factors):
+            return sympy.Mul(*factors)
+        return sympy.Mul(*factors, evaluate=False)
+
+    def divide(self, num, den, tok) -> sympy.Basic:
+        if den.is_zero:
+            raise self.fail("a divisor other than 0", found="division by zero", tok=tok)
+        if num.is_Number and den.is_Number:
+            return num / den
+        if num == 1:
+            return sympy.Pow(den, -1, evaluate=False)
+        return sympy.Mul(num, sympy.Pow(den, -1, evaluate=False), evaluate=False)
+
+    def sum(self) -> sympy.Basic:
+        r"""``\sum_j``, ``\sum_{j=1}^{k}``: the body is the rest of the product."""
+        tok = self.take()
+        var_tok, low, high = None, sympy.Integer(1), self.scope.objects.get("k")
+        seen = set()
+        while self.is_("sym", ("_", "^")):
+            which = self.take().text
+            if which in seen:
+                raise self.fail("one subscript and one superscript on \\sum", found=f"a second '{which}'")
+            seen.add(which)
+            toks = self.group()
+            end = toks[-1].end if toks else self.end
+            if which == "^":
+                high = self.index_expr(toks, end)
+                continue
+            if not toks or toks[0].kind != "letter":
+                raise self.fail("a declared index under \\sum", tok=toks[0] if toks else None)
+            var_tok = toks[0]
+            if len(toks) > 1:
+                if not (toks[1].kind == "sym" and toks[1].text == "="):
+                    raise self.fail("'=' or '}' after the summation index", tok=toks[1])
+                low = self.index_expr(toks[2:], end)
+        if var_tok is None:
+            raise self.fail("a summation index, as in \\sum_{j} or \\sum_{j=1}^{k}", tok=tok)
+        var = self.scope.objects.get(var_tok.text)
+        if not (isinstance(var, sympy.Symbol) and var.is_integer) or var is self.scope.objects.get("k"):
+            raise self.fail("a declared index under \\sum", tok=var_tok,
+                            found=f"{var_tok.text!r}" + ("" if var_tok.text in self.scope.objects else " (not declared)"))
+        if high is None:
+            raise self.fail("an upper limit (k is not declared)", tok=tok)
+        if self.peek() is None or not (self.starts_factor() or self.is_("cmd", "sum")
+                                       or self.is_("sym", "-")):
+            raise self.fail("the body of \\sum (the rest of the product)")
+        # As in expr.py: the summation variable is an integer of the same name, ranging
+        # over the limits only, so that deltas against it are not folded as read.
+        dummy = sympy.Symbol(var.name, integer=True)
+        outer = self.scope
+        self.scope = Scope({**outer.objects, var.name: dummy}, outer.signatures)
+        try:
+            body = self.signed_term() if self.is_("sym", "-") else self.term()
+        finally:
+            self.scope = outer
+        return sympy.Sum(body, (dummy, low, high))
+
+    def index_expr(self, toks: list[Tok], end: int) -> sympy.Basic:
+        """An index: declared indices, ``k`` and whole numbers joined by ``+`` and ``-``."""
+        if not toks:
+            raise self.src.error(end, "an index", "nothing")
+        out, sign, want_atom = sympy.Integer(0), 1, True
+        for t in toks:
+            if want_atom:
+                if t.kind == "num" and t.text.isdigit() and len(t.text) <= MAX_INT_DIGITS:
+                    value = sympy.Integer(int(t.text))
+                elif t.kind == "letter" and t.text in self.scope.objects and self.scope.objects[t.text].is_integer:
+                    value = self.scope.objects[t.text]
+                else:
+                    what = f"{t.text!r} (not declared)" if t.kind == "letter" and t.text not in self.scope.objects \
+                        else t.shown()
+                    raise self.src.error(t.start, "an index (a declared index, k or a whole number)", what)
+                out, want_atom = out + sign * value, False
+            elif t.kind == "sym" and t.text in "+-":
+                sign, want_atom = (1 if t.text == "+" else -1), True
+            else:
+                raise self.src.error(t.start, "one index (or '+', '-' between parts of one)", t.shown())
+        if want_atom:
+            raise self.src.error(end, "an index after the sign", "the end of the subscript")
+        return out
+
+    # --- factors ----------------------------------------------------------------
+
+    bare_function: str | None = None
+
+    def factor(self):
+        self.bare_function = None
+        base = self.primary()
+        if isinstance(base, _Operator):
+            return base
+        while self.is_("sym", "^"):
+            hat = self.take()
+            toks = self.group()
+            exponent = self.sub(toks, toks[-1].end if toks else hat.end, entry=None)
+            try:
+                base = self.caps._power(base, exponent)
+            except DerivationFormatError as exc:  # the same caps as expr.py, named here by place
+                raise type(exc)(f"{self.src.at(hat.start)}{exc}") from None
+        if self.is_("sym", "_"):
+            raise self.fail("an operator", found="'_' after something that takes no index")
+        return base
+
+    def primary(self):
+        t = self.peek()
+        if t is None:
+            raise self.fail("a factor")
+        if t.kind == "num":
+            return self.number(self.take())
+        if t.kind == "sym" and t.text in _OPEN:
+            return self.parenthesized()
+        if t.kind == "letter":
+            return self.letter()
+        if t.kind == "begin":
+            return self.matrix_value()
+        if t.kind != "cmd":
+            raise self.fail("a factor (a number, a name, '(' or a command)")
+        name = t.text
+        if name in SIZES:
+            return self.parenthesized()
+        if name in FRACS:
+            return self.fraction()
+        if name == "sqrt":
+            self.take()
+            if self.is_("sym", "["):
+                raise self.fail("\\sqrt{...} (a root other than the square root is not supported)")
+            return sympy.sqrt(self.sub(self.group(), self.end), evaluate=False)
+        if name in ("exp", "log", "ln"):
+            return self.function()
+        if name == "delta" and "delta" not in self.scope.objects:
+            return self.delta()
+        if name in ("mathbb", "mathbf") and self.indicator_ahead():
+            return self.indicator()
+        if name in FONTS or name in GREEK:
+            return self.name()
+        if name not in KNOWN:
+            raise self.fail("a known LaTeX command", found=f"unknown macro \\{name}")
+        raise self.fail("a factor (a number, a name, '(' or a command)")
+
+    def number(self, t: Tok) -> sympy.Basic:
+        digits = t.text.replace(".", "")
+        if len(digits) > MAX_INT_DIGITS:
+            raise UnsafeExpressionError(f"{self.src.at(t.start)}: number has more than {MAX_INT_DIGITS} digits")
+        if "." in t.text:
+            whole, frac = t.text.split(".")
+            return sympy.Rational(int(whole + frac), 10 ** len(frac))
+        return sympy.Integer(int(t.text))
+
+    def parenthesized(self) -> sympy.Basic:
+        sized = self.is_("cmd")
+        opener = self.take() if sized else None
+        if sized and not self.is_("sym", tuple(_OPEN)):
+            raise self.fail(f"'(' or '[' after \\{opener.text}")
+        open_ = self.take()
+        want = _OPEN[open_.text]
+        if open_.text == "{" and sized:
+            raise self.fail("'(' or '['", tok=open_)
+        inner = self.expression()
+        if sized:
+            if not self.is_("cmd", tuple(SIZES)):
+                raise self.fail(f"\\right{want} to close the \\{opener.text}{open_.text} at "
+                                f"{self.src.at(open_.start).split(', ', 1)[1]}")
+            self.take()
+        if not self.is_("sym", want):
+            raise self.fail(f"{want!r} to close the {open_.text!r} at {self.src.at(open_.start).split(', ', 1)[1]}")
+        self.take()
+        return inner
+
+    def function(self) -> sympy.Basic:
+        t = self.take()
+        if self.is_("sym", ("^", "_")):
+            raise self.fail(f"the argument of \\{t.text} (powers and bases of \\{t.text} are not supported)")
+        if self.is_("sym", "(") or (self.is_("cmd", tuple(SIZES)) and self.is_("sym", "(", 1)):
+            arg, bare = self.parenthesized(), None
+        else:
+            if not self.starts_factor():
+                raise self.fail(f"the argument of \\{t.text}")
+            arg = self.factor()
+            bare = f"\\{t.text}"
+        if t.text == "exp":
+            out = sympy.exp(arg, evaluate=False)
+        else:
+            if arg.is_zero:
+                raise self.fail("a log of something other than 0", tok=t, found="log(0)")
+            out = sympy.log(arg, evaluate=False)
+        self.bare_function = bare
+        return out
+
+    def delta(self) -> sympy.Basic:
+        t = self.take()
+        if not self.is_("sym", "_"):
+            raise self.fail("a subscript of two indices after \\delta, as in \\delta_{ij}")
+        self.take()
+        toks = [x for x in self.group() if not (x.kind == "sym" and x.text == ",")]
+        if len(toks) != 2:
+            raise self.src.error(t.start, "two indices under \\delta, as in \\delta_{ij}",
+                                 f"{len(toks)} token{'s' if len(toks) != 1 else ''}")
+        a, b = (self.index_expr([x], x.end) for x in toks)
+        return sympy.KroneckerDelta(a, b)
+
+    def indicator_ahead(self) -> bool:
+        return self.is_("sym", "{", 1) and self.is_("num", "1", 2) and self.is_("sym", "}", 3)
+
+    def indicator(self) -> sympy.Basic:
+        r"""``\mathbb{1}[i = c]``, ``\mathbb{1}_{i \neq c}``: 1 where the relation holds, else 0."""
+        t = self.take()
+        self.n += 3
+        if self.is_("sym", "_"):
+            self.take()
+            toks = self.group()
+        elif self.is_("sym", "["):
+            open_, start = self.take(), self.n
+            while self.n < len(self.toks) and not self.is_("sym", "]"):
+                self.n += 1
+            if self.n >= len(self.toks):
+                raise self.src.error(open_.start, "']' to close this '['", "the end of the expression")
+            toks = self.toks[start:self.n]
+            self.take()
+        else:
+            raise self.fail(f"[a = b] or _{{a = b}} after \\{t.text}{{1}}")
+        for n, x in enumerate(toks):
+            if (x.kind == "sym" and x.text == "=") or (x.kind == "cmd" and x.text in ("neq", "ne")):
+                equal = x.kind == "sym"
+                if x.kind == "sym" and n > 0 and toks[n - 1].kind == "sym" and toks[n - 1].text == "!":
+                    equal, left = False, toks[:n - 1]
+                else:
+                    left = toks[:n]
+                a, b = self.index_expr(left, x.start), self.index_expr(toks[n + 1:], x.end)
+                delta = sympy.KroneckerDelta(a, b)
+                return delta if equal else sympy.Add(1, -delta, evaluate=False)
+        raise self.src.error(t.start, "a relation a = b or a \\neq b inside the indicator", "none")
+
+    # --- names ------------------------------------------------------------------
+
+    def letter(self):
+        t = self.peek()
+        if t.text == "e" and "e" not in self.scope.objects:
+            self.take()
+            if not self.is_("sym", "^"):
+                return sympy.E
+            self.take()
+            toks = self.group()
+            return sympy.exp(self.sub(toks, toks[-1].end if toks else t.end), evaluate=False)
+        return self.name()
+
+    def name_token(self) -> tuple[str, Tok]:
+        """The name at the cursor: a letter, a Greek letter, or ``\\mathbf{z}`` and its like."""
+        t = self.take()
+        if t.kind == "letter":
+            return t.text, t
+        if t.text in GREEK:
+            return t.text, t
+        toks = self.group()
+        if not toks or not all(x.kind == "letter" for x in toks):
+            if toks and len(toks) == 1 and toks[0].kind == "cmd" and toks[0].text in GREEK:
+                return toks[0].text, t
+            raise self.src.error(t.start, f"a name in \\{t.text}{{...}}", "".join(x.text for x in toks) or "nothing")
+        return "".join(x.text for x in toks), t
+
+    def name(self):
+        name, t = self.name_token()
+        obj = self.scope.objects.get(name)
+        if obj is None:
+            raise self.src.error(t.start, "a declared name", f"{name!r} (not declared)")
+        if name in self.scope.signatures:
+            self.signature(name, t)
+        if isinstance(obj, sympy.IndexedBase):
+            if self.is_("sym", "_"):
+                self.take()
+                toks = self.group()
+                return obj[self.index_expr(toks, toks[-1].end if toks else t.end)]
+            if self.entry is None:
+                raise self.src.error(t.start, f"an entry such as {name}_i", f"the whole vector {name}")
+            self.used_entry = True
+            return obj[self.entry]
+        if self.is_("sym", "_"):
+            raise self.fail(f"no subscript after {name!r}, which is not a vector")
+        return obj
+
+    def signature(self, name: str, t: Tok) -> None:
+        """``L(\\mathbf{s}, \\mathbf{y})`` for a name defined with that argument list."""
+        want = self.scope.signatures[name]
+        if not self.is_("sym", "("):
+            return  # the bare name stands for the same thing
+        self.take()
+        got = []
+        while True:
+            if self.peek() is None:
+                raise self.fail(f"')' to close {name}(")
+            arg, _ = self.name_token()
+            got.append(arg)
+            if self.is_("sym", ","):
+                self.take()
+                continue
+            self.expect("sym", ")", f"',' or ')' in {name}(...)")
+            break
+        if tuple(got) != want:
+            raise self.src.error(t.start, f"{name}({', '.join(want)}) as defined", f"{name}({', '.join(got)})")
+
+    # --- fractions and derivatives ----------------------------------------------
+
+    def fraction(self):
+        t = self.take()
+        num, den = self.group(), self.group()
+        end = den[-1].end if den else t.end
+        kind = _derivative_kind(num, self.scope)
+        if kind is not None:
+            if _derivative_kind(den, self.scope) != kind:
+                raise self.src.error(t.start, f"{_show(kind)} x in the denominator of a derivative",
+                                     den[0].shown() if den else "nothing")
+            var = self.variable(den[_width(den, kind):], t, kind)
+            rest = num[_width(num, kind):]
+            if not rest:
+                return _Operator(var)
+            return sympy.Derivative(self.sub(rest, end), var, evaluate=False)
+        if not num or not den:
+            raise self.src.error(t.start, "a numerator and a denominator", "an empty one")
+        return self.divide(self.sub(num, end), self.sub(den, end), t)
+
+    def variable(self, toks: list[Tok], t: Tok, kind: str):
+        if not toks:
+            raise self.src.error(t.start, "a variable after " + _show(kind), "nothing")
+        p = _Parser(self.src, toks, self.scope, toks[-1].end, self.entry, False)
+        var = p.factor()
+        if p.n < len(toks):
+            raise p.fail("one variable in the denominator (higher derivatives are not supported)")
+        self.used_entry |= p.used_entry
+        if not isinstance(var, (sympy.Symbol, sympy.Indexed)) or var.is_integer:
+            raise self.src.error(toks[0].start, "a name or an entry such as z_i to differentiate by", str(var))
+        return var
+
+    def derivative_of_rest(self, op: "_Operator") -> sympy.Basic:
+        if not (self.starts_factor() or self.is_("cmd", "sum")):
+            raise self.fail("what the derivative acts on")
+        body = self.term()
+        return sympy.Derivative(body, op.var, evaluate=False)
+
+    # --- matrices -----------------------------------------------------------------
+
+    def matrix_value(self):
+        t = self.take()
+        if t.text not in ("bmatrix", "pmatrix"):
+            raise self.fail("bmatrix or pmatrix", tok=t)
+        if not self.matrix or self.cells is not None:
+            raise self.fail("a scalar expression (a matrix may stand only once, on the right of a row)", tok=t)
+        cells, start, seps = [], self.n, set()
+        while True:
+            if self.peek() is None:
+                raise self.src.error(t.start, f"\\end{{{t.text}}}", "the end of the row")
+            x = self.peek()
+            if x.kind == "end" or (x.kind == "sym" and x.text == "&") or (x.kind == "cmd" and x.text == "\\"):
+                part = self.toks[start:self.n]
+                cells.append(self.cell(part, x))
+                self.take()
+                if x.kind == "end":
+                    if x.text != t.text:
+                        raise self.fail(f"\\end{{{t.text}}}", tok=x)
+                    break
+                seps.add(x.text)
+                start = self.n
+            elif x.kind == "begin":
+                raise self.fail("an entry (a matrix inside a matrix is not supported)")
+            else:
+                self.n += 1
+        if len(seps) > 1:
+            raise self.src.error(t.start, "a row or a column vector", "a matrix with rows and columns")
+        self.cells = cells
+        return MATRIX
+
+    def cell(self, toks: list[Tok], after: Tok) -> Cell:
+        if not toks:
+            raise self.src.error(after.start, "an entry", "an empty one")
+        if len(toks) == 1 and toks[0].kind == "dots":
+            return Cell(None, toks[0].start)
+        if len(toks) == 3 and all(x.kind == "sym" and x.text == "." for x in toks):
+            return Cell(None, toks[0].start)
+        return Cell(self.sub(toks, after.start, entry=None), toks[0].start)
+
+
+@dataclass(frozen=True)
+class _Operator:
+    """``\\frac{\\partial}{\\partial x}``: applies to the rest of the product."""
+
+    var: sympy.Basic
+
+
+def _derivative_kind(toks: list[Tok], scope: Scope) -> str | None:
+    if not toks:
+        return None
+    t = toks[0]
+    if t.kind == "cmd" and t.text == "partial":
+        return "partial"
+    if t.kind == "letter" and t.text == "d" and "d" not in scope.objects and len(toks) > 1:
+        return "d"
+    if (t.kind == "cmd" and t.text == "mathrm" and len(toks) > 3 and toks[2].text == "d"
+            and toks[1].text == "{" and toks[3].text == "}"):
+        return "mathrm"
+    return None
+
+
+def _width(toks: list[Tok], kind: str) -> int:
+    return 4 if kind == "mathrm" else 1
+
+
+def _show(kind: str) -> str:
+    return {"partial": "\\partial", "d": "d", "mathrm": "\\mathrm{d}"}[kind]
+
+
+def relation(src: Source, toks: list[Tok], scope: Scope, end: int) -> sympy.Basic:
+    r"""``i = c``, ``i \neq c``, ``i \ne c`` or ``i != c`` between index expressions, as Eq or Ne.
+
+    >>> i, c = (sympy.Symbol(n, integer=True, positive=True) for n in "ic")
+    >>> src = Source(r"i \neq c")
+    >>> relation(src, tokenize(src), Scope({"i": i, "c": c}), 8)
+    Ne(i, c)
+    """
+    p = _Parser(src, toks, scope, end, None, False)
+    for n, t in enumerate(toks):
+        if t.kind == "sym" and t.text == "=":
+            if n > 0 and toks[n - 1].kind == "sym" and toks[n - 1].text == "!":
+                return sympy.Ne(p.index_expr(toks[:n - 1], t.start), p.index_expr(toks[n + 1:], end))
+            return sympy.Eq(p.index_expr(toks[:n], t.start), p.index_expr(toks[n + 1:], end), evaluate=False)
+        if t.kind == "cmd" and t.text in ("neq", "ne"):
+            return sympy.Ne(p.index_expr(toks[:n], t.start), p.index_expr(toks[n + 1:], end), evaluate=False)
+    raise src.error(toks[0].start if toks else end, "a relation a = b or a \\neq b", "none")
