@@ -123,7 +123,7 @@ def loads_notes(text: str, *, path: str = "<string>", sidecar: tuple[str, str] |
 
 def _control(src: Source, found: _Found, decl: Declarations, number: int, names: set) -> Block | None:
     """The block with its name and case, from its annotations or the sentence before it; None: skipped."""
-    line = src.line(found.start)
+    line = src.line(found.start + len(src.text[found.start:found.end]) - len(src.text[found.start:found.end].lstrip()))
     block = Block(name=f"block {number}", start=found.start, end=found.end, line=line)
     case_set = False
     for text, offset in found.annotations:
@@ -182,9 +182,9 @@ def _prose_case(src: Source, span: tuple[int, int], decl: Declarations, block: B
         case = case_from(decl.loader, decl.scope, src, span[0] + m.start(g), span[0] + m.end(g))
     except DerivationFormatError:
         block.notes.append(f"line {block.line}: no case read from the sentence on line {line} "
-                           f"({sentence!r}): its condition is not a relation between indices")
+                           f'("{sentence}"): its condition is not a relation between indices')
         return None
-    block.notes.append(f"line {block.line}: case {case.label}, read from the sentence on line {line}: {sentence!r}")
+    block.notes.append(f'line {block.line}: case {case.label}, read from the sentence on line {line}: "{sentence}"')
     return case
 
 

@@ -688,9 +688,10 @@ class _Parser:
         return var
 
     def derivative_of_rest(self, op: "_Operator") -> sympy.Basic:
-        if not (self.starts_factor() or self.is_("cmd", "sum")):
+        if not (self.starts_factor() or self.is_("cmd", "sum") or self.is_("sym", "-")):
             raise self.fail("what the derivative acts on")
-        body = self.term()
+        # d/dx - f can only mean d(-f)/dx: an operator minus a function is no number.
+        body = self.signed_term() if self.is_("sym", "-") else self.term()
         return sympy.Derivative(body, op.var, evaluate=False)
 
     # --- matrices -----------------------------------------------------------------
