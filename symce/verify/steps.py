@@ -28,7 +28,7 @@ import mpmath
 import sympy
 
 from ..model.derivation import Case, Chain, Derivation, Step
-from .meaning import Meaning, is_zero, normal_form, sum_to_one
+from .meaning import Meaning, apply_case, is_zero, normal_form, sum_to_one
 from .probe import Point, Unevaluable
 from .timelimit import run_limited
 
@@ -198,6 +198,8 @@ def verify_step(derivation: Derivation, lhs: sympy.Basic, rhs: sympy.Basic, case
         agreed += verdict
     if derivation.k is None:
         diff = normal_form(left - right, meaning.k, meaning.indices | shown_positions(left, right, meaning.k))
+        if case is not None:  # a sum's picked term can bring out a delta the case decides: KroneckerDelta(1, c)
+            diff = apply_case(diff, case.condition, meaning.indices)
         diff = sum_to_one(diff, meaning.simplex_vectors(), meaning.k)
         if is_zero(diff):
             return Evidence.PROVED_ALL_K, f"exact, symbolic k; {agreed} probes agreed", None
