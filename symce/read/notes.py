@@ -316,12 +316,15 @@ def _scan_tex(src: Source):
             raise src.error(m.start(), f"the end of the block opened by {m.group()}", "the end of the file")
         line = src.line(m.start())
         gap = masked[cursor:m.start()]
-        paragraphs = [p for p in re.split(r"\n\s*\n", gap)]
-        last = paragraphs[-1] if paragraphs and paragraphs[-1].strip() else None
-        prose = None
-        if last is not None and not last.strip().startswith("\\"):
-            p_start = m.start() - len(last)
-            prose = (p_start, m.start())
+        # The paragraph just before the block, from after the last line that is a command
+        # (\section{...}, \begin{document}): a sentence stands in text, not in commands.
+        last = re.split(r"\n\s*\n", gap)[-1]
+        lines_before = last.split("\n")
+        keep = len(lines_before)
+        while keep > 0 and not lines_before[keep - 1].lstrip().startswith("\\"):
+            keep -= 1
+        words = "\n".join(lines_before[keep:])
+        prose = (m.start() - len(words), m.start()) if words.strip() else None
         found.append(_Found(start, stop, _tex_annotations(src, lines, line), prose))
         cursor = after
     if own is not None and not isinstance(own[0], dict):

@@ -56,23 +56,26 @@ class Block:
 def rows_of(src: Source, toks: list[Tok], block: Block) -> list[list[Tok]]:
     """The block's rows: its environment taken off, split on ``\\\\`` outside groups."""
     toks = _unwrap(src, toks, block)
-    rows, current, depth = [], [], 0
+    rows, current, open_ = [], [], []
     for t in toks:
-        if t.kind == "sym" and t.text in "{}":
-            depth += 1 if t.text == "{" else -1
-        elif t.kind == "begin":
-            depth += 1
-        elif t.kind == "end":
-            depth -= 1
-        if depth < 0:
-            raise src.error(t.start, "a '{' or \\begin before this", t.shown())
-        if depth == 0 and t.kind == "cmd" and t.text == "\\":
+        if (t.kind == "sym" and t.text == "{") or t.kind == "begin":
+            open_.append(t)
+        elif (t.kind == "sym" and t.text == "}") or t.kind == "end":
+            if not open_:
+                raise src.error(t.start, "a '{' or \\begin before this", t.shown())
+            opener = open_.pop()
+            if (opener.kind == "begin") != (t.kind == "end") or (t.kind == "end" and t.text != opener.text):
+                closer = "'}'" if opener.kind == "sym" else f"\\end{{{opener.text}}}"
+                raise src.error(t.start, f"{closer} to close the {opener.shown()} at "
+                                f"{src.at(opener.start).split(', ', 1)[1]}", t.shown())
+        if not open_ and t.kind == "cmd" and t.text == "\\":
             rows.append(current)
             current = []
         else:
             current.append(t)
-    if depth > 0:
-        raise src.error(block.end, "'}' or \\end to close a group of this block", "the end of the block")
+    if open_:
+        closer = "'}'" if open_[-1].kind == "sym" else f"\\end{{{open_[-1].text}}}"
+        raise src.error(open_[-1].start, f"{closer} to close this {open_[-1].shown()}", "the end of the block")
     rows.append(current)
     return [r for r in rows if r]
 

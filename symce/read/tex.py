@@ -122,6 +122,8 @@ def tokenize(src: Source, start: int = 0, end: int | None = None) -> list[Tok]:
             if name in ("begin", "end"):
                 m, env = _environment_name(src, name, m, end)
                 out.append(Tok(name, env, n, m))
+            elif name in ("label", "tag"):  # equation labels and tags say nothing about the math
+                m = _skip_group(src, m, end)
             elif name in DOTS:
                 out.append(Tok("dots", name, n, m))
             elif name not in SPACES and name != "":
@@ -151,6 +153,17 @@ def tokenize(src: Source, start: int = 0, end: int | None = None) -> list[Tok]:
     if len(out) > MAX_NODES * 4:
         raise UnsafeExpressionError(f"{src.at(start)}: block has {len(out)} tokens (at most {MAX_NODES * 4})")
     return out
+
+
+def _skip_group(src: Source, n: int, end: int) -> int:
+    """The offset after the ``{...}`` argument at ``n`` (spaces before it allowed)."""
+    text = src.text
+    while n < end and text[n].isspace():
+        n += 1
+    close = text.find("}", n, end)
+    if n >= end or text[n] != "{" or close < 0:
+        raise src.error(n, "{...} after \\label or \\tag", repr(text[n:n + 12]) if n < end else "the end")
+    return close + 1
 
 
 def _environment_name(src: Source, which: str, n: int, end: int) -> tuple[int, str]:

@@ -1,0 +1,280 @@
+"""Notes files: Markdown posts and .tex notes checked where they are written."""
+
+import json
+from pathlib import Path
+
+import pytest
+import sympy
+import yaml
+
+from symce.cli import main
+from symce.errors import DerivationFormatError
+from symce.read.notes import load_any, load_notes, loads_notes
+from symce.read.toml import derivation_paths
+from symce.typeset.printer import latex_expr
+from symce.verify.steps import Evidence, check
+
+ROOT = Path(__file__).parent.parent
+DERIVATIONS = ROOT / "derivations"
+REFERENCE = ROOT.parent / "shared" / "reference" / "softmax-cross-entropy-gradient.md"
+SIDECAR = DERIVATIONS / "reference.declarations.yaml"
+POST = DERIVATIONS / "softmax_cross_entropy.md"
+
+HEAD = r"""---
+title: t
+symce:
+  symbols: {k: symbolic, indices: [i, j, c], vectors: {z: real, y: real}}
+  definitions:
+    '\mathbf{s}_{i}': '\frac{e^{z_i}}{\sum_j e^{z_j}}'
+  assumptions:
+    - onehot(y, c)
+---
+"""
+
+
+def reference() -> Path:
+    if not REFERENCE.is_file():
+        pytest.skip(f"the reference post is not beside the repository (looked for {REFERENCE})")
+    return REFERENCE
+
+
+def run_json(capsys, *argv):
+    code = main(["check", *argv, "--json"])
+    return code, json.loads(capsys.readouterr().out)
+
+
+def test_reference_post_checks_unchanged_in_place(capsys):
+    path = reference()
+    before = path.read_bytes()
+    code, doc = run_json(capsys, str(path), "--declarations", str(SIDECAR))
+    assert path.read_bytes() == before
+    assert code == 0 and doc["passed"]
+    (report,) = doc["files"]
+    steps = report["steps"]
+    assert {s["evidence"] for s in steps} == {"proved_all_k"}
+    # every display block: the definition, the one-hot reduction, both cases, the vector chain
+    assert sorted({s["chain"].split(",")[0] for s in steps}) == [f"block {n}" for n in range(1, 6)]
+    assert sorted({s["line"] for s in steps}) == [18, 28, 29, 39, 40, 41, 42, 50, 51, 52, 60, 62, 63]
+    entries = sorted(s["chain"] for s in steps if "entry" in s["chain"])
+    assert entries == sorted(f"block 5, entry {p}" for p in ("1", "2", "c", "k") for _ in range(2))
+    notes = "\n".join(report["notes"])
+    assert 'case i = c, read from the sentence on line 35: "If $$i = c$$ then we have"' in notes
+    assert 'case i != c, read from the sentence on line 46: "If $$i \\neq c$$, we get"' in notes
+    assert "line 61: vector row checked entry by entry, entries 1, 2, c, k (1 < 2 < c < k)" in notes
+
+
+def test_own_post_checks_clean_with_every_step_proved_for_all_k(capsys):
+    code, doc = run_json(capsys, str(POST))
+    assert code == 0
+    assert {s["evidence"] for s in doc["files"][0]["steps"]} == {"proved_all_k"}
+    assert len(doc["files"][0]["steps"]) == 19
+
+
+def test_text_report_gives_lines_and_what_was_read_from_prose(capsys):
+    path = reference()
+    assert main(["check", str(path), "--declarations", str(SIDECAR)]) == 0
+    out = capsys.readouterr().out
+    assert "  note line 38: case i = c, read from the sentence on line 35" in out
+    assert "  ok   block 3 step 2: proved for all k (" in out and "; line 40)" in out
+    assert out.rstrip().endswith("19 of 19 steps hold in 1 file")
+
+
+MUTANTS = [
+    # (line, before, after): a sign flipped, a square dropped, (s_c - 1) -> (s_c + 1)
+    (52, r"&= -\mathbf{s}_{i}\mathbf{s}_{c}", r"&= \mathbf{s}_{i}\mathbf{s}_{c}"),
+    (40, r"{(\sum_{j}e^{\mathbf{z}_{j}})^{2}}", r"{(\sum_{j}e^{\mathbf{z}_{j}})}"),
+    (63, r"(\mathbf{s}_{c} - 1)", r"(\mathbf{s}_{c} + 1)"),
+    (62, r"-\mathbf{s}_{2}\mathbf{s}_{c}", r"\mathbf{s}_{2}\mathbf{s}_{c}"),
+    (29, r"&= -\log \mathbf{s}_{c}", r"&= \log \mathbf{s}_{c}"),
+]
+
+
+def _mutate(text: str, line: int, before: str, after: str, offset: int = 0) -> str:
+    lines = text.split("\n")
+    n = next(m for m, s in enumerate(lines) if before in s and m >= line - 1 + offset - 30 and m + 1 >= line + offset)
+    assert lines[n].count(before) == 1
+    lines[n] = lines[n].replace(before, after)
+    return "\n".join(lines), n + 1
+
+
+@pytest.mark.parametrize("line, before, after", MUTANTS, ids=[f"line{m[0]}" for m in MUTANTS])
+@pytest.mark.parametrize("which", ["reference", "own"])
+def test_mutation_fails_at_the_mutated_line_with_a_counterexample(tmp_path, which, line, before, after):
+    source = reference() if which == "reference" else POST
+    text = source.read_text()
+    # our post holds the same mathematics, some lines further down
+    offset = 0 if which == "reference" else 0
+    if which == "own":
+        line = next(n for n, s in enumerate(text.split("\n"), start=1) if before in s)
+    mutated, at = _mutate(text, line, before, after, offset)
+    assert at == line
+    path = tmp_path / "mutant.md"
+    path.write_text(mutated)
+    d = load_notes(path, str(SIDECAR) if which == "reference" else None)
+    report = check(d)
+    bad = report.first_failure()
+    assert bad is not None and bad.evidence is Evidence.FAILS
+    assert report.line_of(bad) == line
+    assert bad.counterexample is not None and bad.counterexample.values
+
+
+# --- the round trip ---------------------------------------------------------------------
+
+def _domain(obj) -> str:
+    return "positive" if obj.is_positive else "nonnegative" if obj.is_nonnegative else "real"
+
+
+def _sidecar(d) -> str:
+    """Declarations for the Markdown that ``symce latex`` writes, which has no front matter yet."""
+    defined = {x.name for x in d.definitions}
+    data = {"symbols": {
+        "k": "symbolic" if d.k is None else d.k,
+        "indices": [i.name for i in d.indices],
+        "vectors": {v: _domain(d.symbols[v]) for v in d.vectors if v not in defined},
+        "scalars": {n: _domain(o) for n, o in d.symbols.items() if isinstance(o, sympy.Symbol)
+                    and o not in d.indices and n != "k" and n not in defined}}}
+    data["definitions"] = {
+        latex_expr(sympy.IndexedBase(x.name)[x.params] if x.params else sympy.Symbol(x.name), d): latex_expr(x.body, d)
+        for x in d.definitions}
+    data["assumptions"] = [a.text for a in d.assumptions]
+    return yaml.safe_dump(data, sort_keys=False)
+
+
+FILES = sorted(p for p in DERIVATIONS.iterdir() if p.suffix in (".toml", ".md"))
+
+
+@pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])
+def test_round_trip_latex_md_read_back_gives_the_same_verdicts(path, capsys):
+    original = check(load_any(path))
+    assert main(["latex", str(path), "--format", "md"]) == 0
+    markdown = capsys.readouterr().out
+    d = load_any(path)
+    back = check(loads_notes(markdown, path="back.md", sidecar=(_sidecar(d), "back.yaml")))
+    assert back.passed() == original.passed()
+    offset = 1 if d.definitions else 0  # the typeset Definitions block comes first
+    for m, chain in enumerate(d.chains):
+        want = [r.evidence for r in original.steps if r.chain == chain.name]
+        got = [r.evidence for r in back.steps if r.chain == f"block {m + 1 + offset}"]
+        assert got == want, chain.name
+    # the rest: the definitions, and the whole vector a chain over an index ends with
+    named = {f"block {m + 1 + offset}" for m in range(len(d.chains))}
+    assert all(r.evidence.proved for r in back.steps if r.chain not in named)
+
+
+# --- bad input ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("block, message", [
+    (r"\foo = 1", r"post.md, line 12, column 1: expected a known LaTeX command, found unknown macro \foo"),
+    (r"\frac{e^{z_c}}{2 = 1", r"post.md, line 12, column 15: expected '}' to close this '{', found the end of the block"),
+    (r"\sum_{j} = 1", r"post.md, line 12, column 9: expected the body of \sum (the rest of the product), found the end"),
+    (r"w = 1", r"post.md, line 12, column 1: expected a declared name, found 'w' (not declared)"),
+    (r"z_i = q_i", r"post.md, line 12, column 7: expected a declared name, found 'q' (not declared)"),
+    (r"z_i \approx 1", r"post.md, line 12, column 5: expected '=' (symce checks equalities), found \approx"),
+    (r"z_i", r"post.md, line 12, column 1: expected '=' in the row (each row of a block is a step), found a row"),
+])
+def test_bad_latex_exits_2_with_one_line(tmp_path, capsys, block, message):
+    path = tmp_path / "post.md"
+    path.write_text(HEAD + "\n$$\n" + block + "\n$$\n")
+    assert main(["check", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert message in err.replace(str(tmp_path) + "/", "")
+
+
+def read_post(body: str):
+    return loads_notes(HEAD + body, path="post.md")
+
+
+@pytest.mark.parametrize("sentence, label", [
+    ("If $$i = c$$ then we have", "i = c"),
+    ("For $$i \\neq c$$:", "i != c"),
+    ("When $i = c$", "i = c"),
+    ("*Case $$i != c$$.*", "i != c"),
+    ("We look at one entry. If $$i \\ne c$$, we get", "i != c"),
+])
+def test_cases_read_from_the_sentence_before_a_block(sentence, label):
+    d = read_post(f"\n{sentence}\n\n$$\n\\frac{{\\partial e^{{z_c}}}}{{\\partial z_i}} = e^{{z_c}}\\delta_{{ic}}\n$$\n")
+    assert d.chains[0].case.label == label
+    assert "read from the sentence on line 11: " in d.notes[0]
+
+
+@pytest.mark.parametrize("sentence", [
+    "If $$i = c$$ or $$i = j$$ then",  # two conditions
+    "If $$i = c$$ does not hold",      # a negation
+    "Now take $$i = c$$",              # no condition word
+    "If $$z_i = 1$$ then",             # not a relation between indices
+    "If $$i = c$$ then we have\n\n## A heading",
+])
+def test_sentences_that_cannot_be_read_with_certainty_set_no_case(sentence):
+    d = read_post(f"\n{sentence}\n\n$$\nz_i = z_i\n$$\n")
+    assert d.chains[0].case is None
+
+
+def test_annotations_name_skip_and_case():
+    d = read_post("\n<!-- symce: skip -->\n$$\nz_i = 2\n$$\n\n<!-- symce: name x -->\n<!-- symce: case i = c -->\n"
+                  "$$\nz_i = z_c\n$$\n\nIf $$i \\neq c$$ then\n\n<!-- symce: case i = c -->\n$$\nz_i = z_c\n$$\n")
+    assert [(c.name, c.case.label) for c in d.chains] == [("x", "i = c"), ("block 3", "i = c")]
+
+
+@pytest.mark.parametrize("body, message", [
+    ("\n<!-- symce: maybe -->\n$$\nz_i = z_i\n$$\n", "expected 'symce: case ...', 'symce: skip' or 'symce: name ...'"),
+    ("\n<!-- symce: skip -->\nSome words.\n", "expected a display block after the annotation, found text on line 12"),
+    ("\n<!-- symce: case i \\neq i -->\n$$\nz_i = z_i\n$$\n", "expected a case that can hold"),
+    ("\n$$\n\\mathbf{z} = \\begin{bmatrix} z_1 & z_2 \\end{bmatrix}\n$$\n",
+     "expected dots in a vector of k entries"),
+])
+def test_bad_annotations_and_rows_are_errors(body, message):
+    with pytest.raises(DerivationFormatError, match=message.replace("\\", "\\\\").replace("(", r"\(").replace(")", r"\)")
+                       .replace("[", r"\[").replace(".", r"\.").replace("*", r"\*").replace("+", r"\+")):
+        read_post(body)
+
+
+def test_inline_double_dollars_in_a_paragraph_are_not_checked():
+    d = read_post("\nText with $$z_i = 2$$ inside,\n$$ and more $$ text.\n\n$$\nz_i = z_i\n$$\n")
+    assert len(d.chains) == 1 and d.chains[0].steps[0].line == 15
+
+
+def test_declarations_in_one_place_only(tmp_path):
+    path = tmp_path / "post.md"
+    path.write_text(HEAD + "\n$$\nz_i = z_i\n$$\n")
+    with pytest.raises(DerivationFormatError, match="expected declarations in one place"):
+        load_notes(path, str(SIDECAR))
+    bare = tmp_path / "bare.md"
+    bare.write_text("$$\nz_i = z_i\n$$\n")
+    with pytest.raises(DerivationFormatError, match="bare.md: expected declarations"):
+        load_notes(bare)
+
+
+TEX = r"""\documentclass{article}
+% symce:
+%   symbols: {k: symbolic, indices: [i, j, c], vectors: {z: real}}
+%   definitions:
+%     '\mathbf{s}_{i}': '\frac{e^{z_i}}{\sum_j e^{z_j}}'
+\begin{document}
+For $i \neq c$, the derivative is
+\begin{align*}
+  \frac{\partial \mathbf{s}_c}{\partial \mathbf{z}_i}
+    &= \frac{-e^{z_i} e^{z_c}}{(\sum_j e^{z_j})^2} \label{eq:x} \\
+    &= -\mathbf{s}_i \mathbf{s}_c \quad \text{two softmaxes}
+\end{align*}
+% symce: name total
+\[ \sum_{j=1}^{k} \mathbf{s}_j = 1 \]
+\end{document}
+"""
+
+
+def test_tex_notes_with_a_comment_block_of_declarations(tmp_path):
+    path = tmp_path / "notes.tex"
+    path.write_text(TEX)
+    d = load_notes(path)
+    assert [c.name for c in d.chains] == ["block 1", "total"]
+    assert d.chains[0].case.label == "i != c"
+    assert [s.line for s in d.chains[0].steps] == [10, 11]
+    assert d.chains[0].steps[1].reason == "two softmaxes"
+    assert check(d).passed()
+
+
+def test_folders_include_notes_files(tmp_path):
+    for name in ("a.toml", "b.md", "c.tex", "d.txt"):
+        (tmp_path / name).write_text("")
+    assert [Path(p).name for p in derivation_paths([str(tmp_path)])] == ["a.toml", "b.md", "c.tex"]
