@@ -23,7 +23,8 @@ import sympy
 
 from ..errors import DerivationFormatError
 from ..model.derivation import Case, Chain, Step
-from .tex import MATRIX, Reading, Source, Tok, parse
+from .tex import Reading, Source, Tok, parse
+from .texforms import MATRIX
 
 ENVIRONMENTS = ("align", "align*", "aligned", "equation", "equation*", "split")
 _RELATIONS = ("le", "leq", "ge", "geq", "approx", "propto", "equiv", "sim", "simeq", "neq", "ne", "lt", "gt")

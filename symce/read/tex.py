@@ -1,7 +1,7 @@
 r"""Safe LaTeX -> SymPy: a small grammar of our own for the math lecturers write.
 
 The reader never hands text to anything that runs code or guesses (no ``eval``,
-``sympify``, ``parse_expr`` or ``parse_latex``). A hand-written tokenizer turns the
+``sympify``, ``parse_expr`` or ``parse_latex``). A hand-written tokenizer (``lex.py``) turns the
 text into commands, letters, numbers and symbols, each with its place in the file;
 a recursive-descent parser builds the same SymPy objects as ``expr.py``, under the
 same caps. What each construct means is fixed here and documented in
@@ -34,146 +34,14 @@ symce.errors.DerivationFormatError: post.md, line 1, column 1: expected a declar
 
 from __future__ import annotations
 
-import bisect
 from dataclasses import dataclass, field
 
 import sympy
 
 from ..errors import DerivationFormatError, UnsafeExpressionError
-from .expr import MAX_EXPRESSION_CHARS, MAX_INT_DIGITS, MAX_NODES, _Builder
-
-MAX_DEPTH = 60  # nested groups in one expression; the reference's deepest is 5
-
-GREEK = ("alpha beta gamma delta epsilon varepsilon zeta eta theta vartheta iota kappa lambda mu nu xi "
-         "pi rho sigma tau upsilon phi varphi chi psi omega Gamma Delta Theta Lambda Xi Pi Sigma "
-         "Upsilon Phi Psi Omega").split()
-FONTS = ("mathbf", "boldsymbol", "bm", "vec", "mathrm", "mathit", "operatorname", "mathsf")
-FRACS = ("frac", "dfrac", "tfrac")
-DOTS = ("cdots", "ldots", "dots", "vdots")
-SPACES = (",", ";", ":", "!", " ", "displaystyle", "textstyle", "nonumber", "notag", "limits")
-SIZES = ("left", "right", "big", "Big", "bigg", "Bigg", "bigl", "bigr", "Bigl", "Bigr", "biggl", "biggr")
-OPERATORS = ("cdot", "times", "sum", "partial", "exp", "log", "ln", "sqrt", "mathbb", "quad", "qquad",
-             "neq", "ne", "text", "textrm", "mbox", "begin", "end", "delta", "{", "}", "\\", "&")
-KNOWN = set(GREEK) | set(FONTS) | set(FRACS) | set(DOTS) | set(SPACES) | set(SIZES) | set(OPERATORS)
-_OPEN, _CLOSE = {"(": ")", "[": "]", "{": "}"}, (")", "]", "}")
-_STOP = {"+", "-", "=", ")", "]", "}", "&", ",", "!", "<", ">"}
-
-
-@dataclass(frozen=True)
-class Tok:
-    """One token: ``kind`` is cmd, letter, num, sym, dots, begin or end; ``text`` without the backslash."""
-
-    kind: str
-    text: str
-    start: int  # offset in the source text
-    end: int
-
-    def shown(self) -> str:
-        if self.kind == "cmd":
-            return "\\" + self.text
-        if self.kind in ("begin", "end"):
-            return f"\\{self.kind}{{{self.text}}}"
-        return repr(self.text)
-
-
-class Source:
-    """The text of one file, for turning offsets into ``file, line L, column C``."""
-
-    def __init__(self, text: str, path: str = "<string>"):
-        self.text, self.path = text, path
-        self.starts = [0] + [n + 1 for n, ch in enumerate(text) if ch == "\n"]
-
-    def line(self, offset: int) -> int:
-        return bisect.bisect_right(self.starts, offset)
-
-    def at(self, offset: int) -> str:
-        line = self.line(offset)
-        return f"{self.path}, line {line}, column {offset - self.starts[line - 1] + 1}"
-
-    def error(self, offset: int, expected: str, found: str) -> DerivationFormatError:
-        return DerivationFormatError(f"{self.at(offset)}: expected {expected}, found {found}")
-
-
-def tokenize(src: Source, start: int = 0, end: int | None = None) -> list[Tok]:
-    r"""The tokens of ``src.text[start:end]``; spacing commands and ``%`` comments are dropped.
-
-    >>> [t.shown() for t in tokenize(Source(r"\frac{a}{2}\, x_{12}"))]
-    ['\\frac', "'{'", "'a'", "'}'", "'{'", "'2'", "'}'", "'x'", "'_'", "'{'", "'12'", "'}'"]
-    """
-    text, end = src.text, len(src.text) if end is None else end
-    if end - start > MAX_EXPRESSION_CHARS * 4:
-        raise UnsafeExpressionError(f"{src.at(start)}: block is {end - start} characters long "
-                                    f"(at most {MAX_EXPRESSION_CHARS * 4})")
-    out, n = [], start
-    while n < end:
-        ch = text[n]
-        if ch.isspace():
-            n += 1
-        elif ch == "%":
-            while n < end and text[n] != "\n":
-                n += 1
-        elif ch == "\\":
-            m = n + 1
-            while m < end and text[m].isascii() and text[m].isalpha():
-                m += 1
-            if m == n + 1:
-                m = min(n + 2, end)
-            name = text[n + 1:m]
-            if name in ("begin", "end"):
-                m, env = _environment_name(src, name, m, end)
-                out.append(Tok(name, env, n, m))
-            elif name in ("label", "tag"):  # equation labels and tags say nothing about the math
-                m = _skip_group(src, m, end)
-            elif name in DOTS:
-                out.append(Tok("dots", name, n, m))
-            elif name not in SPACES and name != "":
-                out.append(Tok("cmd", name, n, m))
-            n = m
-        elif ch.isdigit():
-            m = n
-            while m < end and text[m].isdigit():
-                m += 1
-            if m + 1 < end and text[m] == "." and text[m + 1].isdigit():
-                m += 1
-                while m < end and text[m].isdigit():
-                    m += 1
-            out.append(Tok("num", text[n:m], n, m))
-            n = m
-        elif ch.isascii() and ch.isalpha():
-            out.append(Tok("letter", ch, n, n + 1))
-            n += 1
-        elif text.startswith("...", n):
-            out.append(Tok("dots", "...", n, n + 3))
-            n += 3
-        elif ch.isascii() and ch in "+-*/=()[]{}^_&,.|'!<>:;":
-            out.append(Tok("sym", ch, n, n + 1))
-            n += 1
-        else:
-            raise src.error(n, "a LaTeX character", f"{ch!r} (U+{ord(ch):04X})")
-    if len(out) > MAX_NODES * 4:
-        raise UnsafeExpressionError(f"{src.at(start)}: block has {len(out)} tokens (at most {MAX_NODES * 4})")
-    return out
-
-
-def _skip_group(src: Source, n: int, end: int) -> int:
-    """The offset after the ``{...}`` argument at ``n`` (spaces before it allowed)."""
-    text = src.text
-    while n < end and text[n].isspace():
-        n += 1
-    close = text.find("}", n, end)
-    if n >= end or text[n] != "{" or close < 0:
-        raise src.error(n, "{...} after \\label or \\tag", repr(text[n:n + 12]) if n < end else "the end")
-    return close + 1
-
-
-def _environment_name(src: Source, which: str, n: int, end: int) -> tuple[int, str]:
-    text = src.text
-    close = text.find("}", n, end)
-    if not text.startswith("{", n) or close < 0 or not text[n + 1:close].replace("*", "").isalpha():
-        raise src.error(n, f"{{name}} after \\{which}", repr(text[n:n + 12]) if n < end else "the end")
-    return close + 1, text[n + 1:close]
-
-
+from .expr import MAX_EXPRESSION_CHARS, MAX_INT_DIGITS, _Builder
+from .lex import _CLOSE, _OPEN, _STOP, FONTS, FRACS, GREEK, KNOWN, MAX_DEPTH, SIZES, Source, Tok, tokenize
+from .texforms import Cell, _Forms, _Operator
 @dataclass
 class Scope:
     """What names mean: declared objects, call signatures of defined names, and ``k``."""
@@ -183,23 +51,12 @@ class Scope:
 
 
 @dataclass(frozen=True)
-class Cell:
-    """One entry of a row vector as written: an expression, or ``None`` for the dots."""
-
-    expr: sympy.Basic | None
-    offset: int  # where the entry starts in the source
-
-
-@dataclass(frozen=True)
 class Reading:
     """An expression read from LaTeX; ``cells`` when the row holds a bmatrix or pmatrix."""
 
     expr: sympy.Basic  # the whole expression; a matrix stands as ``MATRIX`` in it
     cells: tuple[Cell, ...] | None = None  # the entries of the matrix, if one was read
     used_entry: bool = False  # a whole vector was read as its entry ``entry``
-
-
-MATRIX = sympy.Symbol("MATRIX")  # where a matrix stood; notes.py takes the factor in front of it
 
 
 def read_latex(text: str, scope: Scope, *, path: str = "<string>", entry: sympy.Symbol | None = None) -> Reading:
@@ -222,8 +79,7 @@ def parse(src: Source, toks: list[Tok], scope: Scope, *, end: int, entry: sympy.
         raise src.error(toks[0].start if toks else end, "an expression with a finite value", "one without")
     return Reading(expr, tuple(p.cells) if p.cells is not None else None, p.used_entry)
 
-
-class _Parser:
+class _Parser(_Forms):
     """Recursive descent over one expression's tokens; one method per level of the grammar."""
 
     def __init__(self, src, toks, scope, end, entry, matrix):
@@ -557,50 +413,6 @@ class _Parser:
         self.bare_function = bare
         return out
 
-    def delta(self) -> sympy.Basic:
-        t = self.take()
-        if not self.is_("sym", "_"):
-            raise self.fail("a subscript of two indices after \\delta, as in \\delta_{ij}")
-        self.take()
-        toks = [x for x in self.group() if not (x.kind == "sym" and x.text == ",")]
-        if len(toks) != 2:
-            raise self.src.error(t.start, "two indices under \\delta, as in \\delta_{ij}",
-                                 f"{len(toks)} token{'s' if len(toks) != 1 else ''}")
-        a, b = (self.index_expr([x], x.end) for x in toks)
-        return sympy.KroneckerDelta(a, b)
-
-    def indicator_ahead(self) -> bool:
-        return self.is_("sym", "{", 1) and self.is_("num", "1", 2) and self.is_("sym", "}", 3)
-
-    def indicator(self) -> sympy.Basic:
-        r"""``\mathbb{1}[i = c]``, ``\mathbb{1}_{i \neq c}``: 1 where the relation holds, else 0."""
-        t = self.take()
-        self.n += 3
-        if self.is_("sym", "_"):
-            self.take()
-            toks = self.group()
-        elif self.is_("sym", "["):
-            open_, start = self.take(), self.n
-            while self.n < len(self.toks) and not self.is_("sym", "]"):
-                self.n += 1
-            if self.n >= len(self.toks):
-                raise self.src.error(open_.start, "']' to close this '['", "the end of the expression")
-            toks = self.toks[start:self.n]
-            self.take()
-        else:
-            raise self.fail(f"[a = b] or _{{a = b}} after \\{t.text}{{1}}")
-        for n, x in enumerate(toks):
-            if (x.kind == "sym" and x.text == "=") or (x.kind == "cmd" and x.text in ("neq", "ne")):
-                equal = x.kind == "sym"
-                if x.kind == "sym" and n > 0 and toks[n - 1].kind == "sym" and toks[n - 1].text == "!":
-                    equal, left = False, toks[:n - 1]
-                else:
-                    left = toks[:n]
-                a, b = self.index_expr(left, x.start), self.index_expr(toks[n + 1:], x.end)
-                delta = sympy.KroneckerDelta(a, b)
-                return delta if equal else sympy.Add(1, -delta, evaluate=False)
-        raise self.src.error(t.start, "a relation a = b or a \\neq b inside the indicator", "none")
-
     # --- names ------------------------------------------------------------------
 
     def letter(self):
@@ -667,115 +479,6 @@ class _Parser:
             break
         if tuple(got) != want:
             raise self.src.error(t.start, f"{name}({', '.join(want)}) as defined", f"{name}({', '.join(got)})")
-
-    # --- fractions and derivatives ----------------------------------------------
-
-    def fraction(self):
-        t = self.take()
-        num, den = self.group(), self.group()
-        end = den[-1].end if den else t.end
-        kind = _derivative_kind(num, self.scope)
-        if kind is not None:
-            if _derivative_kind(den, self.scope) != kind:
-                raise self.src.error(t.start, f"{_show(kind)} x in the denominator of a derivative",
-                                     den[0].shown() if den else "nothing")
-            var = self.variable(den[_width(den, kind):], t, kind)
-            rest = num[_width(num, kind):]
-            if not rest:
-                return _Operator(var)
-            return sympy.Derivative(self.sub(rest, end), var, evaluate=False)
-        if not num or not den:
-            raise self.src.error(t.start, "a numerator and a denominator", "an empty one")
-        return self.divide(self.sub(num, end), self.sub(den, end), t)
-
-    def variable(self, toks: list[Tok], t: Tok, kind: str):
-        if not toks:
-            raise self.src.error(t.start, "a variable after " + _show(kind), "nothing")
-        p = _Parser(self.src, toks, self.scope, toks[-1].end, self.entry, False)
-        var = p.factor()
-        if p.n < len(toks):
-            raise p.fail("one variable in the denominator (higher derivatives are not supported)")
-        self.used_entry |= p.used_entry
-        if not isinstance(var, (sympy.Symbol, sympy.Indexed)) or var.is_integer:
-            raise self.src.error(toks[0].start, "a name or an entry such as z_i to differentiate by", str(var))
-        return var
-
-    def derivative_of_rest(self, op: "_Operator") -> sympy.Basic:
-        if not (self.starts_factor() or self.is_("cmd", "sum") or self.is_("sym", "-")):
-            raise self.fail("what the derivative acts on")
-        # d/dx - f can only mean d(-f)/dx: an operator minus a function is no number.
-        body = self.signed_term() if self.is_("sym", "-") else self.term()
-        return sympy.Derivative(body, op.var, evaluate=False)
-
-    # --- matrices -----------------------------------------------------------------
-
-    def matrix_value(self):
-        t = self.take()
-        if t.text not in ("bmatrix", "pmatrix"):
-            raise self.fail("bmatrix or pmatrix", tok=t)
-        if not self.matrix or self.cells is not None:
-            raise self.fail("a scalar expression (a matrix may stand only once, on the right of a row)", tok=t)
-        cells, start, seps = [], self.n, set()
-        while True:
-            if self.peek() is None:
-                raise self.src.error(t.start, f"\\end{{{t.text}}}", "the end of the row")
-            x = self.peek()
-            if x.kind == "end" or (x.kind == "sym" and x.text == "&") or (x.kind == "cmd" and x.text == "\\"):
-                part = self.toks[start:self.n]
-                cells.append(self.cell(part, x))
-                self.take()
-                if x.kind == "end":
-                    if x.text != t.text:
-                        raise self.fail(f"\\end{{{t.text}}}", tok=x)
-                    break
-                seps.add(x.text)
-                start = self.n
-            elif x.kind == "begin":
-                raise self.fail("an entry (a matrix inside a matrix is not supported)")
-            else:
-                self.n += 1
-        if len(seps) > 1:
-            raise self.src.error(t.start, "a row or a column vector", "a matrix with rows and columns")
-        self.cells = cells
-        return MATRIX
-
-    def cell(self, toks: list[Tok], after: Tok) -> Cell:
-        if not toks:
-            raise self.src.error(after.start, "an entry", "an empty one")
-        if len(toks) == 1 and toks[0].kind == "dots":
-            return Cell(None, toks[0].start)
-        if len(toks) == 3 and all(x.kind == "sym" and x.text == "." for x in toks):
-            return Cell(None, toks[0].start)
-        return Cell(self.sub(toks, after.start, entry=None), toks[0].start)
-
-
-@dataclass(frozen=True)
-class _Operator:
-    """``\\frac{\\partial}{\\partial x}``: applies to the rest of the product."""
-
-    var: sympy.Basic
-
-
-def _derivative_kind(toks: list[Tok], scope: Scope) -> str | None:
-    if not toks:
-        return None
-    t = toks[0]
-    if t.kind == "cmd" and t.text == "partial":
-        return "partial"
-    if t.kind == "letter" and t.text == "d" and "d" not in scope.objects and len(toks) > 1:
-        return "d"
-    if (t.kind == "cmd" and t.text == "mathrm" and len(toks) > 3 and toks[2].text == "d"
-            and toks[1].text == "{" and toks[3].text == "}"):
-        return "mathrm"
-    return None
-
-
-def _width(toks: list[Tok], kind: str) -> int:
-    return 4 if kind == "mathrm" else 1
-
-
-def _show(kind: str) -> str:
-    return {"partial": "\\partial", "d": "d", "mathrm": "\\mathrm{d}"}[kind]
 
 
 def relation(src: Source, toks: list[Tok], scope: Scope, end: int) -> sympy.Basic:
