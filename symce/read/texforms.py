@@ -165,7 +165,7 @@ def _derivative_kind(toks: list[Tok], scope) -> str | None:
     t = toks[0]
     if t.kind == "cmd" and t.text == "partial":
         return "partial"
-    if t.kind == "letter" and t.text == "d" and "d" not in scope.objects and len(toks) > 1:
+    if t.kind == "letter" and t.text == "d" and "d" not in scope.objects:
         return "d"
     if (t.kind == "cmd" and t.text == "mathrm" and len(toks) > 3 and toks[2].text == "d"
             and toks[1].text == "{" and toks[3].text == "}"):
