@@ -272,3 +272,14 @@ def test_folders_include_notes_files(tmp_path):
     for name in ("a.toml", "b.md", "c.tex", "d.txt"):
         (tmp_path / name).write_text("")
     assert [Path(p).name for p in derivation_paths([str(tmp_path)])] == ["a.toml", "b.md", "c.tex"]
+
+
+def test_reasons_keep_their_math_for_the_typesetter():
+    d = read_post("\n$$\n\\begin{align*}\nz_i &= z_i + 0 && \\text{add } z_c - z_c \\text{, which is } 0 \\\\\n"
+                  "&= z_i \\quad \\text{as } 0 = 0\n\\end{align*}\n$$\n")
+    first, second = d.chains[0].steps
+    z, c = d.symbols["z"], d.symbols["c"]
+    assert first.reason == r"add z_c - z_c , which is 0"
+    assert first.reason_parts[0] == "add " and first.reason_parts[2] == ", which is "
+    assert len(first.reason_parts) == 5 and first.reason_parts[1].has(z[c]) and first.reason_parts[3] == 0
+    assert second.reason == "as 0 = 0" and isinstance(second.reason_parts[1], sympy.Eq)

@@ -38,6 +38,7 @@ class Part:
     toks: list[Tok]
     line: int  # line of the '=' before it (of the row's start for the left side)
     reason: str = ""
+    reason_toks: list = field(default_factory=list)  # the reason column's tokens, for its math
     reading: Reading | None = None
     positions: tuple = ()  # for a vector row: the position of each shown cell
 
@@ -101,7 +102,8 @@ def parts_of(src: Source, rows: list[list[Tok]]) -> list[list[Part]]:
     """Each row's sides split on '=', reasons set aside; a row with a left side starts a new group."""
     groups: list[list[Part]] = []
     for row in rows:
-        row, reason = _reason(src, row)
+        row, reason_toks = _reason(src, row)
+        reason = _words(src, reason_toks)
         row = _alignment(src, row)
         while row and row[-1].kind == "sym" and row[-1].text in ",.;":
             row = row[:-1]  # a sentence's punctuation after the math
@@ -109,7 +111,8 @@ def parts_of(src: Source, rows: list[list[Tok]]) -> list[list[Part]]:
         if len(sides) == 1:
             if groups and row and row[0].kind == "sym" and row[0].text in "+-":
                 groups[-1][-1].toks = groups[-1][-1].toks + row  # a long right side, continued
-                groups[-1][-1].reason = groups[-1][-1].reason or reason
+                if reason:
+                    groups[-1][-1].reason, groups[-1][-1].reason_toks = reason, reason_toks
                 continue
             raise src.error(row[0].start, "'=' in the row (each row of a block is a step)",
                             "a row without one")
@@ -123,7 +126,7 @@ def parts_of(src: Source, rows: list[list[Tok]]) -> list[list[Part]]:
             if not toks:
                 raise src.error(row[-1].end, "an expression after '='", "nothing")
             groups[-1].append(Part(toks, line))
-        groups[-1][-1].reason = reason
+        groups[-1][-1].reason, groups[-1][-1].reason_toks = reason, reason_toks
         if len(groups[-1]) < 2:
             raise src.error(row[0].start, "'=' and a right side", "a left side alone")
     return groups
@@ -143,7 +146,7 @@ def _depths(toks: list[Tok]):
         yield n, t, depth
 
 
-def _reason(src: Source, row: list[Tok]) -> tuple[list[Tok], str]:
+def _reason(src: Source, row: list[Tok]) -> tuple[list[Tok], list[Tok]]:
     seen_equals = False
     for n, t, depth in _depths(row):
         if depth:
@@ -153,12 +156,12 @@ def _reason(src: Source, row: list[Tok]) -> tuple[list[Tok], str]:
         last = row[n - 1] if n else None
         after_math = seen_equals and last is not None and not (last.kind == "sym" and last.text in "=&")
         if t.kind == "sym" and t.text == "&" and n + 1 < len(row) and row[n + 1].kind == "sym" and row[n + 1].text == "&":
-            return row[:n], _words(src, row[n + 2:])
+            return row[:n], row[n + 2:]
         if t.kind == "cmd" and t.text in ("quad", "qquad") and after_math:
-            return row[:n], _words(src, row[n + 1:])
+            return row[:n], row[n + 1:]
         if t.kind == "cmd" and t.text in ("text", "textrm", "mbox") and after_math and _ends_with_group(row, n):
-            return row[:n], _words(src, row[n:])
-    return row, ""
+            return row[:n], row[n:]
+    return row, []
 
 
 def _ends_with_group(row: list[Tok], n: int) -> bool:
@@ -226,7 +229,7 @@ def chains_of(src: Source, group: list[Part], name: str, block: Block, decl, not
             formula.append(part)
         else:
             if formula is not None and len(formula) > 1:
-                out.append(_formula_chain(src, formula, _part_name(name, len(out), "", out), block, spare))
+                out.append(_formula_chain(src, formula, _part_name(name, len(out), "", out), block, spare, decl.scope))
             formula = None
             entries = _entry_steps(src, previous, part, entries, decl)
             if part.reading.cells is None:
@@ -235,7 +238,7 @@ def chains_of(src: Source, group: list[Part], name: str, block: Block, decl, not
                 entries = {}
         previous = part
     if formula is not None and len(formula) > 1:
-        out.append(_formula_chain(src, formula, _part_name(name, len(out), "", out), block, spare))
+        out.append(_formula_chain(src, formula, _part_name(name, len(out), "", out), block, spare, decl.scope))
     out.extend(_entry_chains(src, entries, name, out, decl))
     for part in matrices:
         shown = ", ".join(_label(p) for p in part.positions)
@@ -257,12 +260,13 @@ def _part_name(name: str, n: int, suffix: str, out: list) -> str:
     return f"{base} ({m})"
 
 
-def _formula_chain(src: Source, parts: list[Part], name: str, block: Block, spare) -> Chain:
+def _formula_chain(src: Source, parts: list[Part], name: str, block: Block, spare, scope) -> Chain:
     def expr(part):
         e = part.reading.expr
         return e.xreplace({ENTRY: spare}) if spare is not None else e
 
-    steps = tuple(Step(expr=expr(p), reason=p.reason, source=_text(src, p), line=p.line) for p in parts[1:])
+    steps = tuple(Step(expr=expr(p), reason=p.reason, source=_text(src, p), line=p.line,
+                       reason_parts=reason_parts(src, p.reason_toks, scope)) for p in parts[1:])
     return Chain(name=name, title="", start=expr(parts[0]), start_source=_text(src, parts[0]),
                  steps=steps, case=block.case)
 
@@ -286,7 +290,8 @@ def _entry_steps(src: Source, before: Part, after: Part, entries: dict, decl) ->
         lhs, _ = _at(src, before, n, pos)
         rhs, line = _at(src, after, n, pos)
         start, steps = entries.get(pos, (lhs, []))
-        new[pos] = (start, steps + [Step(expr=rhs, reason=after.reason, source=_text(src, after), line=line)])
+        new[pos] = (start, steps + [Step(expr=rhs, reason=after.reason, source=_text(src, after), line=line,
+                                         reason_parts=reason_parts(src, after.reason_toks, decl.scope))])
     return new
 
 
@@ -382,3 +387,71 @@ def _spare_index(src: Source, group: list[Part], decl) -> sympy.Symbol:
     raise DerivationFormatError(f"{src.at(group[0].toks[0].start)}: expected a declared index that this "
                                 "block does not use, to stand for the entries of its whole vectors, found none "
                                 "(declare one more index)")
+
+
+def reason_parts(src: Source, toks: list[Tok], scope) -> tuple:
+    r"""A reason column as text and math alternating, for the typesetter; () when its math cannot be read.
+
+    ``\text{only } \mathbf{y}_{c} \text{ is one}`` -> ("only ", y[c], " is one"). A one-column
+    ``array`` of text lines (as ``symce latex`` wraps long reasons) is read line after line.
+    """
+    out: list = [""]
+    run: list[Tok] = []
+
+    def flush() -> bool:
+        if run:
+            try:
+                out.append(_reason_math(src, run, scope))
+            except DerivationFormatError:
+                return False
+            out.append("")
+            run.clear()
+        return True
+
+    n = 0
+    while n < len(toks):
+        t = toks[n]
+        if t.kind in ("begin", "end") and t.text == "array":
+            n += 1
+            if t.kind == "begin" and n + 2 < len(toks) and toks[n].text == "{":
+                n += 3  # the column spec {l}
+            continue
+        if t.kind == "cmd" and t.text == "\\":
+            if not flush():
+                return ()
+            out[-1] += " "
+            n += 1
+            continue
+        if t.kind == "cmd" and t.text in ("text", "textrm", "mbox") and n + 1 < len(toks) and toks[n + 1].text == "{":
+            depth, m = 0, n + 1
+            while m < len(toks):
+                depth += {"{": 1, "}": -1}.get(toks[m].text, 0) if toks[m].kind == "sym" else 0
+                if depth == 0:
+                    break
+                m += 1
+            if not flush() or m >= len(toks):
+                return ()
+            out[-1] += src.text[toks[n + 1].end:toks[m].start]
+            n = m + 1
+            continue
+        run.append(t)
+        n += 1
+    if not flush():
+        return ()
+    return tuple(out) if len(out) > 1 else ()
+
+
+def _reason_math(src: Source, toks: list[Tok], scope) -> sympy.Basic:
+    """One piece of math in a reason; a single top-level ``=`` or ``\neq`` makes it a relation."""
+    splits = [n for n, t, depth in _depths(toks) if depth == 0
+              and ((t.kind == "sym" and t.text == "=") or (t.kind == "cmd" and t.text in ("neq", "ne")))]
+    if len(splits) > 1:
+        raise src.error(toks[splits[1]].start, "at most one relation in a piece of a reason", "another")
+    if not splits:
+        return parse(src, toks, scope, end=toks[-1].end).expr
+    n = splits[0]
+    if n == 0 or n == len(toks) - 1:
+        raise src.error(toks[n].start, "two sides of a relation", "one")
+    lhs = parse(src, toks[:n], scope, end=toks[n].start).expr
+    rhs = parse(src, toks[n + 1:], scope, end=toks[-1].end).expr
+    return (sympy.Eq if toks[n].kind == "sym" else sympy.Ne)(lhs, rhs, evaluate=False)
