@@ -283,3 +283,45 @@ def test_reasons_keep_their_math_for_the_typesetter():
     assert first.reason_parts[0] == "add " and first.reason_parts[2] == ", which is "
     assert len(first.reason_parts) == 5 and first.reason_parts[1].has(z[c]) and first.reason_parts[3] == 0
     assert second.reason == "as 0 = 0" and isinstance(second.reason_parts[1], sympy.Eq)
+
+
+VARIANTS = r"""---
+title: variants
+symce:
+  symbols: {k: symbolic, indices: [i, j, c], vectors: {z: real, y: real}}
+  definitions:
+    '\mathbf{s}_{i}': '\frac{\exp(z_i)}{\sum_{j=1}^{k} \exp(z_j)}'
+    'L': '-\sum\limits_{j} y_j \cdot \log(\mathbf{s}_j)'
+  assumptions:
+    - onehot(y, c)
+---
+
+$$
+\begin{aligned}
+\frac{\partial L}{\partial \mathbf{z}_i} &= \sum_{j} \frac{\partial L}{\partial \mathbf{s}_j}\frac{\partial \mathbf{s}_j}{\partial \mathbf{z}_i} \\
+&= \sum_{j} \frac{-y_j}{\mathbf{s}_j} \left[ \mathbf{s}_j \delta_{ij} - \mathbf{s}_j \mathbf{s}_i \right] \\
+&= \mathbf{s}_i - y_i
+\end{aligned}
+$$
+
+When $i = c$:
+
+\[
+\frac{\partial L}{\partial z_i} = s_i - 1 \qquad \text{since } y_i = 1
+\]
+
+```math
+\frac{d}{d z_c} \left( - \log \mathbf{s}_c \right) = \mathbf{s}_c - \mathbb{1}[c = c]
+```
+
+$$ \nabla_{\mathbf{z}} L = \mathbf{s} - \mathbf{y} $$
+"""
+
+
+def test_what_lecturers_commonly_write_checks_clean():
+    d = loads_notes(VARIANTS, path="variants.md")
+    assert [c.name for c in d.chains] == ["block 1", "block 2", "block 3", "block 4"]
+    assert d.chains[1].case.label == "i = c" and d.chains[1].steps[0].reason == "since y_i = 1"
+    assert [s.line for c in d.chains for s in c.steps] == [14, 15, 16, 23, 27, 30]
+    report = check(d)
+    assert {r.evidence for r in report.steps} == {Evidence.PROVED_ALL_K}

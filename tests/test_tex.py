@@ -73,6 +73,8 @@ def test_derivatives_partial_operator_and_total():
     assert read(r"\frac{\partial L}{\partial s_c}") == sympy.Derivative(L, S[C])
     assert read(r"\frac{dL}{dz_i}") == sympy.Derivative(L, Z[I])
     assert read(r"\frac{\mathrm{d} L}{\mathrm{d} z_i}") == sympy.Derivative(L, Z[I])
+    assert read(r"\frac{d}{dm} m^{2}") == sympy.Derivative(M**2, M)
+    assert read(r"\nabla_{\mathbf{z}} L", entry=ENTRY) == sympy.Derivative(L, Z[ENTRY])
 
 
 def test_derivative_operator_takes_the_rest_of_the_product():

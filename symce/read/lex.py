@@ -26,7 +26,7 @@ FRACS = ("frac", "dfrac", "tfrac")
 DOTS = ("cdots", "ldots", "dots", "vdots")
 SPACES = (",", ";", ":", "!", " ", "displaystyle", "textstyle", "nonumber", "notag", "limits")
 SIZES = ("left", "right", "big", "Big", "bigg", "Bigg", "bigl", "bigr", "Bigl", "Bigr", "biggl", "biggr")
-OPERATORS = ("cdot", "times", "sum", "partial", "exp", "log", "ln", "sqrt", "mathbb", "quad", "qquad",
+OPERATORS = ("cdot", "times", "sum", "partial", "nabla", "exp", "log", "ln", "sqrt", "mathbb", "quad", "qquad",
              "neq", "ne", "text", "textrm", "mbox", "begin", "end", "delta", "{", "}", "\\", "&")
 KNOWN = set(GREEK) | set(FONTS) | set(FRACS) | set(DOTS) | set(SPACES) | set(SIZES) | set(OPERATORS)
 _OPEN, _CLOSE = {"(": ")", "[": "]", "{": "}"}, (")", "]", "}")

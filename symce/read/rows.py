@@ -385,8 +385,8 @@ def _spare_index(src: Source, group: list[Part], decl) -> sympy.Symbol:
         if index.name not in used and index != decl.hot:
             return index
     raise DerivationFormatError(f"{src.at(group[0].toks[0].start)}: expected a declared index that this "
-                                "block does not use, to stand for the entries of its whole vectors, found none "
-                                "(declare one more index)")
+                                "block does not use, to stand for the entries of its whole vectors, found none: "
+                                "it uses every declared index (declare one more, or write entries such as z_i)")
 
 
 def reason_parts(src: Source, toks: list[Tok], scope) -> tuple:

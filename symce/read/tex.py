@@ -283,30 +283,6 @@ class _Parser(_Forms):
             self.scope = outer
         return sympy.Sum(body, (dummy, low, high))
 
-    def index_expr(self, toks: list[Tok], end: int) -> sympy.Basic:
-        """An index: declared indices, ``k`` and whole numbers joined by ``+`` and ``-``."""
-        if not toks:
-            raise self.src.error(end, "an index", "nothing")
-        out, sign, want_atom = sympy.Integer(0), 1, True
-        for t in toks:
-            if want_atom:
-                if t.kind == "num" and t.text.isdigit() and len(t.text) <= MAX_INT_DIGITS:
-                    value = sympy.Integer(int(t.text))
-                elif t.kind == "letter" and t.text in self.scope.objects and self.scope.objects[t.text].is_integer:
-                    value = self.scope.objects[t.text]
-                else:
-                    what = f"{t.text!r} (not declared)" if t.kind == "letter" and t.text not in self.scope.objects \
-                        else t.shown()
-                    raise self.src.error(t.start, "an index (a declared index, k or a whole number)", what)
-                out, want_atom = out + sign * value, False
-            elif t.kind == "sym" and t.text in "+-":
-                sign, want_atom = (1 if t.text == "+" else -1), True
-            else:
-                raise self.src.error(t.start, "one index (or '+', '-' between parts of one)", t.shown())
-        if want_atom:
-            raise self.src.error(end, "an index after the sign", "the end of the subscript")
-        return out
-
     # --- factors ----------------------------------------------------------------
 
     bare_function: str | None = None
@@ -347,6 +323,8 @@ class _Parser(_Forms):
             return self.parenthesized()
         if name in FRACS:
             return self.fraction()
+        if name == "nabla":
+            return self.gradient()
         if name == "sqrt":
             self.take()
             if self.is_("sym", "["):

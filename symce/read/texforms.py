@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 import sympy
 
+from .expr import MAX_INT_DIGITS
 from .lex import Tok
 
 @dataclass(frozen=True)
@@ -26,6 +27,30 @@ MATRIX = sympy.Symbol("MATRIX")  # where a matrix stood; notes.py takes the fact
 
 class _Forms:
     """Fractions, derivatives, deltas, indicators and matrices; mixed into ``tex._Parser``."""
+
+    def index_expr(self, toks: list[Tok], end: int) -> sympy.Basic:
+        """An index: declared indices, ``k`` and whole numbers joined by ``+`` and ``-``."""
+        if not toks:
+            raise self.src.error(end, "an index", "nothing")
+        out, sign, want_atom = sympy.Integer(0), 1, True
+        for t in toks:
+            if want_atom:
+                if t.kind == "num" and t.text.isdigit() and len(t.text) <= MAX_INT_DIGITS:
+                    value = sympy.Integer(int(t.text))
+                elif t.kind == "letter" and t.text in self.scope.objects and self.scope.objects[t.text].is_integer:
+                    value = self.scope.objects[t.text]
+                else:
+                    what = f"{t.text!r} (not declared)" if t.kind == "letter" and t.text not in self.scope.objects \
+                        else t.shown()
+                    raise self.src.error(t.start, "an index (a declared index, k or a whole number)", what)
+                out, want_atom = out + sign * value, False
+            elif t.kind == "sym" and t.text in "+-":
+                sign, want_atom = (1 if t.text == "+" else -1), True
+            else:
+                raise self.src.error(t.start, "one index (or '+', '-' between parts of one)", t.shown())
+        if want_atom:
+            raise self.src.error(end, "an index after the sign", "the end of the subscript")
+        return out
 
     def delta(self) -> sympy.Basic:
         t = self.take()
@@ -102,6 +127,14 @@ class _Forms:
         if not isinstance(var, (sympy.Symbol, sympy.Indexed)) or var.is_integer:
             raise self.src.error(toks[0].start, "a name or an entry such as z_i to differentiate by", str(var))
         return var
+
+    def gradient(self) -> "_Operator":
+        """``\\nabla_{x} F``: the derivative of the rest of the product by x, as ``\\frac{\\partial}{\\partial x} F``."""
+        t = self.take()
+        if not self.is_("sym", "_"):
+            raise self.fail("a subscript naming the variable after \\nabla, as in \\nabla_{\\mathbf{z}}")
+        self.take()
+        return _Operator(self.variable(self.group(), t, "partial"))
 
     def derivative_of_rest(self, op: "_Operator") -> sympy.Basic:
         if not (self.starts_factor() or self.is_("cmd", "sum") or self.is_("sym", "-")):
