@@ -105,6 +105,18 @@ def test_whole_vector_is_its_entry_where_one_is_given():
 
 
 @pytest.mark.parametrize("text, message", [
+    (r"\mathbf{z} \cdot \mathbf{y}", r"column 18: expected at most one whole vector in a product or quotient"),
+    (r"\frac{\mathbf{z}}{\mathbf{y}}", r"expected at most one whole vector in a quotient"),
+    (r"\mathbf{z}^{2}", r"expected a scalar to raise to a power, or entries such as z_i, found a power of a whole vector"),
+    (r"\frac{\partial \mathbf{s}}{\partial \mathbf{z}}", r"found a vector by a vector \(a Jacobian has no single entry i\)"),
+])
+def test_whole_vectors_only_where_entry_by_entry_is_their_meaning(text, message):
+    with pytest.raises(DerivationFormatError, match=message):
+        read(text, entry=ENTRY)
+    assert same(read(r"2 \mathbf{z} - \frac{\mathbf{y}}{m}", entry=ENTRY), 2 * Z[ENTRY] - Y[ENTRY] / M)
+
+
+@pytest.mark.parametrize("text, message", [
     (r"\foo + 1", r"post.md, line 1, column 1: expected a known LaTeX command, found unknown macro \\foo"),
     (r"\frac{e^{z_c}}{2", r"post.md, line 1, column 15: expected '}' to close this '{', found the end of the expression"),
     (r"m + 1}", r"post.md, line 1, column 6: expected an operator or the end of the expression, found '}'"),

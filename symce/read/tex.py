@@ -77,7 +77,7 @@ def parse(src: Source, toks: list[Tok], scope: Scope, *, end: int, entry: sympy.
         raise p.fail("an operator or the end of the expression")
     if expr.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
         raise src.error(toks[0].start if toks else end, "an expression with a finite value", "one without")
-    return Reading(expr, tuple(p.cells) if p.cells is not None else None, p.used_entry)
+    return Reading(expr, tuple(p.cells) if p.cells is not None else None, p.wholes > 0)
 
 class _Parser(_Forms):
     """Recursive descent over one expression's tokens; one method per level of the grammar."""
@@ -87,7 +87,7 @@ class _Parser(_Forms):
         self.entry, self.matrix = entry, matrix
         self.n, self.depth = 0, 0
         self.cells: list[Cell] | None = None
-        self.used_entry = False
+        self.wholes = 0  # whole vectors read as their entry, so far
         self.caps = _Builder(scope.objects, "", False)
 
     # --- tokens -----------------------------------------------------------------
@@ -147,7 +147,7 @@ class _Parser(_Forms):
         expr = p.expression()
         if p.n < len(toks):
             raise p.fail("an operator or the end of the group")
-        self.used_entry |= p.used_entry
+        self.wholes += p.wholes
         return expr
 
     # --- sums and products ------------------------------------------------------
@@ -191,18 +191,22 @@ class _Parser(_Forms):
     def term(self) -> sympy.Basic:
         """Factors joined by juxtaposition, ``\\cdot``, ``\\times`` or one ``/``."""
         factors: list = []
+        vectors = 0  # factors holding a whole vector: one is a scaled vector, two are ambiguous
         while True:
+            before, wholes = self.peek(), self.wholes
             if self.is_("cmd", "sum"):
                 factors.append(self.sum())
+                vectors = self.one_vector(vectors, wholes, before)
                 break
             if not self.starts_factor():
                 raise self.fail("a factor (a number, a name, '(' or a command)")
-            before = self.peek()
             f = self.factor()
             if isinstance(f, _Operator):
                 factors.append(self.derivative_of_rest(f))
+                vectors = self.one_vector(vectors, wholes, before)
                 break
             factors.append(f)
+            vectors = self.one_vector(vectors, wholes, before)
             bare = self.bare_function
             if self.is_("cmd", ("cdot", "times")) or self.is_("sym", "*"):
                 self.take()
@@ -212,7 +216,9 @@ class _Parser(_Forms):
                 if len(factors) > 1 or not self.starts_factor():
                     raise self.fail("\\frac{..}{..} or parentheses around a product divided with '/'",
                                     tok=slash, found="'/' after a product" if len(factors) > 1 else None)
+                wholes = self.wholes
                 den = self.factor()
+                vectors = self.one_vector(vectors, wholes, slash)
                 factors[-1] = self.divide(factors[-1], den, slash)
                 if self.starts_factor() or self.is_("cmd", "sum"):
                     raise self.fail("the end of the term after a/b (a/b c is ambiguous; use \\frac)")
@@ -229,6 +235,16 @@ class _Parser(_Forms):
         if all(f.is_Number for f in factors):
             return sympy.Mul(*factors)
         return sympy.Mul(*factors, evaluate=False)
+
+    def one_vector(self, vectors: int, wholes: int, tok) -> int:
+        """Count a factor that read a whole vector; a second one in a product is refused."""
+        if self.wholes == wholes:
+            return vectors
+        if vectors:
+            raise self.fail("at most one whole vector in a product or quotient (of two vectors, a dot, "
+                            "entrywise or outer product is meant?): write entries such as z_i",
+                            found="a second one", tok=tok)
+        return vectors + 1
 
     def divide(self, num, den, tok) -> sympy.Basic:
         if den.is_zero:
@@ -289,11 +305,14 @@ class _Parser(_Forms):
 
     def factor(self):
         self.bare_function = None
+        wholes = self.wholes
         base = self.primary()
         if isinstance(base, _Operator):
             return base
         while self.is_("sym", "^"):
             hat = self.take()
+            if self.wholes > wholes:  # an entrywise square, or a squared norm?
+                raise self.fail("a scalar to raise to a power, or entries such as z_i", found="a power of a whole vector")
             toks = self.group()
             exponent = self.sub(toks, toks[-1].end if toks else hat.end, entry=None)
             try:
@@ -432,7 +451,7 @@ class _Parser(_Forms):
                 return obj[self.index_expr(toks, toks[-1].end if toks else t.end)]
             if self.entry is None:
                 raise self.src.error(t.start, f"an entry such as {name}_i", f"the whole vector {name}")
-            self.used_entry = True
+            self.wholes += 1
             return obj[self.entry]
         if self.is_("sym", "_"):
             raise self.fail(f"no subscript after {name!r}, which is not a vector")

@@ -111,10 +111,22 @@ class _Forms:
             rest = num[_width(num, kind):]
             if not rest:
                 return _Operator(var)
-            return sympy.Derivative(self.sub(rest, end), var, evaluate=False)
+            wholes = self.wholes
+            expr = self.sub(rest, end)
+            if self.wholes > wholes and isinstance(var, sympy.Indexed) and var.indices == (self.entry,):
+                raise self.src.error(t.start, "a derivative of a scalar by a vector, or of a vector by a "
+                                     "scalar", "a vector by a vector (a Jacobian has no single entry i)")
+            return sympy.Derivative(expr, var, evaluate=False)
         if not num or not den:
             raise self.src.error(t.start, "a numerator and a denominator", "an empty one")
-        return self.divide(self.sub(num, end), self.sub(den, end), t)
+        before = self.wholes
+        top = self.sub(num, end)
+        middle = self.wholes
+        bottom = self.sub(den, end)
+        if middle > before and self.wholes > middle:
+            raise self.src.error(t.start, "at most one whole vector in a quotient (entrywise?)",
+                                 "one above and one below: write entries such as z_i")
+        return self.divide(top, bottom, t)
 
     def variable(self, toks: list[Tok], t: Tok, kind: str):
         if not toks:
@@ -123,7 +135,7 @@ class _Forms:
         var = p.factor()
         if p.n < len(toks):
             raise p.fail("one variable in the denominator (higher derivatives are not supported)")
-        self.used_entry |= p.used_entry
+        self.wholes += p.wholes
         if not isinstance(var, (sympy.Symbol, sympy.Indexed)) or var.is_integer:
             raise self.src.error(toks[0].start, "a name or an entry such as z_i to differentiate by", str(var))
         return var
