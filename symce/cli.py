@@ -156,6 +156,9 @@ def _run_check(args) -> int:
     passed = all(r.passed(**rule) for r in reports)
     if args.json:
         files = [{**r.as_dict(**rule), "notes": list(r.derivation.notes)} for r in reports]
+        for data, report in zip(files, reports):
+            for step, r in zip(data["steps"], report.steps):
+                step["line"] = _step_line(report, r, rule)
         doc = {"passed": passed, **rule, "files": files}
         print(json.dumps(doc, indent=2))
         return EXIT_OK if passed else EXIT_FAILED
@@ -164,14 +167,14 @@ def _run_check(args) -> int:
         for note in report.derivation.notes:  # what a notes reader inferred (cases from prose, entries)
             print(f"  note {note}")
         for r in report.steps:
-            line = report.line_of(r)
+            line = _step_line(report, r, rule)
             print(f"  {'ok  ' if r.passes(**rule) else 'FAIL'} {r.chain} step {r.index}: {r.evidence.value}"
                   f" ({r.seconds:.2f} s{f'; line {line}' if line else ''})" + (f" -- {r.reason}" if r.reason else ""))
     for report in reports:
         bad = report.first_failure(**rule)
         if bad is None:
             continue
-        line = report.line_of(bad)
+        line = _step_line(report, bad, rule)
         at = f"{report.derivation.path}, chain {bad.chain!r}, step {bad.index}" + (f" (line {line})" if line else "")
         print(f"first failing step: {at}: {bad.evidence.value}" + (f" ({bad.detail})" if bad.detail else ""))
         if bad.counterexample is not None:
@@ -187,6 +190,21 @@ def _run_check(args) -> int:
           + ("" if passed else f"; {n - good} do not")
           + (f" ({small} of them only for k = 2..6; --all-k refuses those)" if small else ""))
     return EXIT_OK if passed else EXIT_FAILED
+
+
+def _step_line(report, result, rule: dict) -> int | None:
+    """The line to blame for a step: its own, or, when every entry of a vector row written with a
+    factor in front fails there, the factor's line (the one thing the entries share)."""
+    line = report.line_of(result)
+    chain = next((c for c in report.derivation.chains if c.name == result.chain), None)
+    step = chain.steps[result.index - 1] if chain is not None and result.index <= len(chain.steps) else None
+    if step is None or step.factor_line is None or result.passes(**rule):
+        return line
+    row = {(c.name, n) for c in report.derivation.chains for n, s in enumerate(c.steps, start=1)
+           if s.factor_line == step.factor_line and s.source == step.source}
+    if len(row) > 1 and all(not r.passes(**rule) for r in report.steps if (r.chain, r.index) in row):
+        return step.factor_line
+    return line
 
 
 # --- latex (issue 4) --------------------------------------------------------

@@ -86,6 +86,7 @@ MUTANTS = [
     (63, r"(\mathbf{s}_{c} - 1)", r"(\mathbf{s}_{c} + 1)"),
     (62, r"-\mathbf{s}_{2}\mathbf{s}_{c}", r"\mathbf{s}_{2}\mathbf{s}_{c}"),
     (29, r"&= -\log \mathbf{s}_{c}", r"&= \log \mathbf{s}_{c}"),
+    (61, r"\frac{-1}{\mathbf{s}_{c}}", r"\frac{1}{\mathbf{s}_{c}}"),  # the factor every entry shares
 ]
 
 
@@ -98,18 +99,20 @@ def _mutate(text: str, line: int, before: str, after: str) -> str:
 
 @pytest.mark.parametrize("line, before, after", MUTANTS, ids=[f"line{m[0]}" for m in MUTANTS])
 @pytest.mark.parametrize("which", ["reference", "own"])
-def test_mutation_fails_at_the_mutated_line_with_a_counterexample(tmp_path, which, line, before, after):
+def test_mutation_fails_at_the_mutated_line_with_a_counterexample(tmp_path, capsys, which, line, before, after):
     source = reference() if which == "reference" else POST
     text = source.read_text()
     if which == "own":  # the same mathematics, on other lines: the first line that holds it
         line = next(n for n, s in enumerate(text.split("\n"), start=1) if before in s)
     path = tmp_path / "mutant.md"
     path.write_text(_mutate(text, line, before, after))
-    report = check(load_notes(path, str(SIDECAR) if which == "reference" else None))
-    bad = report.first_failure()
-    assert bad is not None and bad.evidence is Evidence.FAILS
-    assert report.line_of(bad) == line
-    assert bad.counterexample is not None and bad.counterexample.values
+    code, doc = run_json(capsys, str(path), *(["--declarations", str(SIDECAR)] if which == "reference" else []))
+    assert code == 1
+    bad = next(s for s in doc["files"][0]["steps"] if not s["passed"])
+    assert (bad["evidence"], bad["line"]) == ("fails", line)
+    assert bad["counterexample"]["values"]
+    assert main(["check", str(path)] + (["--declarations", str(SIDECAR)] if which == "reference" else [])) == 1
+    assert f"(line {line}): fails" in capsys.readouterr().out
 
 
 # --- the round trip ---------------------------------------------------------------------

@@ -290,8 +290,10 @@ def _entry_steps(src: Source, before: Part, after: Part, entries: dict, decl) ->
         lhs, _ = _at(src, before, n, pos)
         rhs, line = _at(src, after, n, pos)
         start, steps = entries.get(pos, (lhs, []))
+        factor = after.reading.cells is not None and _factor(src, after) != 1
         new[pos] = (start, steps + [Step(expr=rhs, reason=after.reason, source=_text(src, after), line=line,
-                                         reason_parts=reason_parts(src, after.reason_toks, decl.scope))])
+                                         reason_parts=reason_parts(src, after.reason_toks, decl.scope),
+                                         factor_line=src.line(after.toks[0].start) if factor else None)])
     return new
 
 
