@@ -219,7 +219,7 @@ def chains_of(src: Source, group: list[Part], name: str, block: Block, decl, not
     if matrices and block.case is not None:
         raise src.error(matrices[0].toks[0].start, "no vector row in a block checked under a case",
                         f"a vector row under the case {block.case.label}")
-    spare = _spare_index(src, group, decl) if any(p.reading.used_entry for p in group) else None
+    spare = _spare_index(src, group, decl, block) if any(p.reading.used_entry for p in group) else None
     out, formula, entries = [], None, {}
     previous = group[0]
     if previous.reading.cells is None:
@@ -375,9 +375,12 @@ def _entry_chains(src: Source, entries: dict, name: str, out: list, decl) -> lis
     return chains
 
 
-def _spare_index(src: Source, group: list[Part], decl) -> sympy.Symbol:
-    """A declared index the block does not use, to stand for the entry of its whole vectors."""
-    used = set()
+def _spare_index(src: Source, group: list[Part], decl, block: Block) -> sympy.Symbol:
+    """A declared index the block and its case do not use, to stand for the entry of its whole vectors.
+
+    Not one of the case's indices: under "i != c" a whole vector means every entry, not those off c.
+    """
+    used = {x.name for x in block.case.condition.free_symbols} if block.case is not None else set()
     for part in group:
         used |= {s.name for s in part.reading.expr.atoms(sympy.Symbol)}
         for cell in part.reading.cells or ():
