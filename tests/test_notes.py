@@ -328,3 +328,25 @@ def test_what_lecturers_commonly_write_checks_clean():
     assert [s.line for c in d.chains for s in c.steps] == [14, 15, 16, 23, 27, 30]
     report = check(d)
     assert {r.evidence for r in report.steps} == {Evidence.PROVED_ALL_K}
+
+
+def test_own_post_typesets_in_mathjax_as_written():
+    """Every $$ block and piece of inline math of our post goes through MathJax 3, as a reader's browser would."""
+    import os
+    import re
+    import shutil
+    import subprocess
+
+    if shutil.which("node") is None:
+        pytest.skip("node is not installed; .ci/run installs MathJax only where npm is available")
+    node_path = os.environ.get("SYMCE_MATHJAX_NODE_PATH") or str(ROOT / ".ci" / "node" / "node_modules")
+    if not (Path(node_path) / "mathjax-full").is_dir():
+        pytest.skip("mathjax-full is not installed (.ci/run installs it with npm into .ci/node)")
+    text = POST.read_text().split("---", 2)[2]
+    blocks = re.findall(r"^\$\$\n(.*?)\n\$\$$", text, re.S | re.M)
+    inline = re.findall(r"\$\$([^$\n]+?)\$\$", re.sub(r"^\$\$\n.*?\n\$\$$", "", text, flags=re.S | re.M))
+    assert len(blocks) == 5 and inline
+    run = subprocess.run(["node", str(Path(__file__).parent / "mathjax_check.js")], input=json.dumps(blocks + inline),
+                         capture_output=True, text=True, env={**os.environ, "NODE_PATH": node_path}, check=True)
+    problems = [(b, p) for b, p in zip(blocks + inline, json.loads(run.stdout)) if p]
+    assert problems == []
