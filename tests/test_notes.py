@@ -350,3 +350,15 @@ def test_own_post_typesets_in_mathjax_as_written():
                          capture_output=True, text=True, env={**os.environ, "NODE_PATH": node_path}, check=True)
     problems = [(b, p) for b, p in zip(blocks + inline, json.loads(run.stdout)) if p]
     assert problems == []
+
+
+def test_column_vector_entries_and_vector_rows_refused_under_a_case():
+    d = read_post("\n$$\n\\mathbf{s} - \\mathbf{y} = \\begin{pmatrix} \\mathbf{s}_1 \\\\ \\vdots \\\\ \\mathbf{s}_c - 1"
+                  " \\\\ \\vdots \\\\ \\mathbf{s}_k \\end{pmatrix}\n$$\n")
+    assert [c.name for c in d.chains] == ["block 1, entry 1", "block 1, entry c", "block 1, entry k"]
+    assert [c.case.label if c.case else None for c in d.chains] == ["c != 1", None, "c != k"]
+    assert "entries 1, c, k (1 < c < k)" in d.notes[0]
+    assert {r.evidence for r in check(d).steps} == {Evidence.PROVED_ALL_K}
+    with pytest.raises(DerivationFormatError, match="expected no vector row in a block checked under a case"):
+        read_post("\n<!-- symce: case i = c -->\n$$\n\\mathbf{s} = \\begin{bmatrix} \\mathbf{s}_1 & \\cdots "
+                  "& \\mathbf{s}_k \\end{bmatrix}\n$$\n")

@@ -229,7 +229,7 @@ def chains_of(src: Source, group: list[Part], name: str, block: Block, decl, not
             formula.append(part)
         else:
             if formula is not None and len(formula) > 1:
-                out.append(_formula_chain(src, formula, _part_name(name, len(out), "", out), block, spare, decl.scope))
+                out.append(_formula_chain(src, formula, _unique(name, out), block, spare, decl.scope))
             formula = None
             entries = _entry_steps(src, previous, part, entries, decl)
             if part.reading.cells is None:
@@ -238,20 +238,20 @@ def chains_of(src: Source, group: list[Part], name: str, block: Block, decl, not
                 entries = {}
         previous = part
     if formula is not None and len(formula) > 1:
-        out.append(_formula_chain(src, formula, _part_name(name, len(out), "", out), block, spare, decl.scope))
+        out.append(_formula_chain(src, formula, _unique(name, out), block, spare, decl.scope))
     out.extend(_entry_chains(src, entries, name, out, decl))
     for part in matrices:
-        shown = ", ".join(_label(p) for p in part.positions)
+        shown = ", ".join(map(str, part.positions))
         notes.append(f"line {src.line(part.toks[0].start)}: vector row checked entry by entry, "
-                     f"entries {shown} ({_order(part.positions)})")
+                     f"entries {shown} ({' < '.join(map(str, part.positions))})")
     if spare is not None:
         notes.append(f"line {block.line}: whole vectors read entry by entry, as entry {spare}")
     return out
 
 
-def _part_name(name: str, n: int, suffix: str, out: list) -> str:
-    taken = {c.name for c in out}
-    base = name + suffix
+def _unique(base: str, chains: list) -> str:
+    """``base``, or ``base (2)``, ``base (3)``... when a chain already has that name."""
+    taken = {c.name for c in chains}
     if base not in taken:
         return base
     m = 2
@@ -279,8 +279,8 @@ def _entry_steps(src: Source, before: Part, after: Part, entries: dict, decl) ->
     """One step per shown position, from ``before`` at that position to ``after`` at it."""
     positions = after.positions or before.positions
     if before.positions and after.positions and before.positions != after.positions:
-        raise src.error(after.toks[0].start, f"the entries {', '.join(map(_label, before.positions))} "
-                        "of the row above", f"entries {', '.join(map(_label, after.positions))}")
+        raise src.error(after.toks[0].start, f"the entries {', '.join(map(str, before.positions))} "
+                        "of the row above", f"entries {', '.join(map(str, after.positions))}")
     for p in (before, after):
         if p.reading.cells is None and not p.reading.used_entry:
             raise src.error(p.toks[0].start, "a whole vector (such as \\mathbf{z}) beside a vector row",
@@ -355,14 +355,6 @@ def _positions(src: Source, part: Part, decl) -> tuple:
     return tuple(positions)
 
 
-def _label(pos) -> str:
-    return str(pos)
-
-
-def _order(positions: tuple) -> str:
-    return " < ".join(map(str, positions))
-
-
 def _entry_chains(src: Source, entries: dict, name: str, out: list, decl) -> list[Chain]:
     chains = []
     hot = decl.hot
@@ -370,7 +362,7 @@ def _entry_chains(src: Source, entries: dict, name: str, out: list, decl) -> lis
         case = None
         if hot is not None and pos != hot:
             case = Case(name=f"{hot} != {pos}", label=f"{hot} != {pos}", condition=sympy.Ne(hot, pos))
-        chain_name = _part_name(name, 0, f", entry {pos}", out + chains)
+        chain_name = _unique(f"{name}, entry {pos}", out + chains)
         chains.append(Chain(name=chain_name, title="", start=start, start_source="", steps=tuple(steps), case=case))
     return chains
 
