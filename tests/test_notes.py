@@ -362,3 +362,11 @@ def test_column_vector_entries_and_vector_rows_refused_under_a_case():
     with pytest.raises(DerivationFormatError, match="expected no vector row in a block checked under a case"):
         read_post("\n<!-- symce: case i = c -->\n$$\n\\mathbf{s} = \\begin{bmatrix} \\mathbf{s}_1 & \\cdots "
                   "& \\mathbf{s}_k \\end{bmatrix}\n$$\n")
+
+
+def test_row_spacing_after_a_row_break_is_not_math():
+    d = read_post("\n$$\n\\begin{align*}\nz_i + z_i &= 2 z_i \\\\[4pt]\n&= z_i + z_i \\\\[1.5ex]\n&= [z_i + z_i]\n"
+                  "\\end{align*}\n$$\n")
+    assert [s.line for s in d.chains[0].steps] == [13, 14, 15]
+    with pytest.raises(DerivationFormatError, match="found 'x' \\(not declared\\)"):
+        read_post("\n$$\n\\begin{align*}\nz_i &= z_i \\\\[2x]\n\\end{align*}\n$$\n")

@@ -28,6 +28,7 @@ from .texforms import MATRIX
 
 ENVIRONMENTS = ("align", "align*", "aligned", "equation", "equation*", "split")
 _RELATIONS = ("le", "leq", "ge", "geq", "approx", "propto", "equiv", "sim", "simeq", "neq", "ne", "lt", "gt")
+_UNITS = ("pt", "em", "ex", "mm", "cm", "in", "bp", "pc", "dd", "cc", "sp")  # TeX lengths, as in \\[4pt]
 ENTRY = sympy.Symbol("_entry", integer=True, positive=True)  # stands for a whole vector's entry while reading
 
 
@@ -59,7 +60,10 @@ def rows_of(src: Source, toks: list[Tok], block: Block) -> list[list[Tok]]:
     """The block's rows: its environment taken off, split on ``\\\\`` outside groups."""
     toks = _unwrap(src, toks, block)
     rows, current, open_ = [], [], []
-    for t in toks:
+    skip = set()
+    for n, t in enumerate(toks):
+        if n in skip:
+            continue
         if (t.kind == "sym" and t.text == "{") or t.kind == "begin":
             open_.append(t)
         elif (t.kind == "sym" and t.text == "}") or t.kind == "end":
@@ -73,6 +77,7 @@ def rows_of(src: Source, toks: list[Tok], block: Block) -> list[list[Tok]]:
         if not open_ and t.kind == "cmd" and t.text == "\\":
             rows.append(current)
             current = []
+            skip |= _row_spacing(toks, n + 1)
         else:
             current.append(t)
     if open_:
@@ -80,6 +85,21 @@ def rows_of(src: Source, toks: list[Tok], block: Block) -> list[list[Tok]]:
         raise src.error(open_[-1].start, f"{closer} to close this {open_[-1].shown()}", "the end of the block")
     rows.append(current)
     return [r for r in rows if r]
+
+
+def _row_spacing(toks: list[Tok], n: int) -> set[int]:
+    """The positions of a ``[4pt]`` spacing argument right after ``\\``, if there is one."""
+    if not (n < len(toks) and toks[n].kind == "sym" and toks[n].text == "["):
+        return set()
+    m = n + 1
+    while m < len(toks) and (toks[m].kind in ("num", "letter") or toks[m].text == "."):
+        m += 1
+    size = toks[n + 1:m]
+    unit = "".join(t.text for t in size if t.kind == "letter")
+    if m < len(toks) and toks[m].text == "]" and size and size[0].kind == "num" and unit in _UNITS \
+            and all(t.kind == "letter" for t in size[1:]):
+        return set(range(n, m + 1))
+    return set()
 
 
 def _unwrap(src: Source, toks: list[Tok], block: Block) -> list[Tok]:
