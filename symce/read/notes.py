@@ -149,6 +149,7 @@ def _control(src: Source, found: _Found, decl: Declarations, number: int, names:
                 block.case = decl.cases[arg]
             else:
                 block.case = case_from(decl.loader, decl.scope, src, arg_at, arg_at + len(arg))
+            block.notes.append(f"line {line}: case {block.case.label}, from the annotation on line {src.line(offset)}")
             case_set = True
     names.add(block.name)
     if not case_set and found.prose is not None:
