@@ -370,3 +370,20 @@ def test_row_spacing_after_a_row_break_is_not_math():
     assert [s.line for s in d.chains[0].steps] == [13, 14, 15]
     with pytest.raises(DerivationFormatError, match="line 13, column 14: expected '=' in the row"):
         read_post("\n$$\n\\begin{align*}\nz_i &= z_i \\\\[2x]\n\\end{align*}\n$$\n")
+
+
+@pytest.mark.parametrize("text, message", [
+    ("- a\n- b\n", "side.yaml: expected a mapping of declarations (symbols, definitions, ...), found array"),
+    ("symbols: {k: symbolic\n", "side.yaml, line 2: expected YAML declarations, found expected ',' or '}'"),
+    ("symbols: {k: symbolic, indices: [i]}\nfoo: 1\n", "side.yaml, foo: unknown key (expected one of: title,"),
+    ("symbols: {k: symbolic, indices: [i], scalars: {e: real}}\n", "side.yaml, symbols.scalars.e: 'e' is reserved"),
+    ("symbols: {k: symbolic, indices: [i], vectors: {z: real}}\ndefinitions: {'q_{j}': 'z_j'}\n",
+     "side.yaml, definitions.'q_{j}', line 1, column 4: expected a declared index as the definition's parameter, found 'j'"),
+])
+def test_bad_sidecar_declarations_are_named_by_place(tmp_path, capsys, text, message):
+    post, side = tmp_path / "post.md", tmp_path / "side.yaml"
+    post.write_text("$$\nz_i = z_i\n$$\n")
+    side.write_text(text)
+    assert main(["check", str(post), "--declarations", str(side)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and message in err.replace(str(tmp_path) + "/", "")

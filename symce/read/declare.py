@@ -22,7 +22,7 @@ import sympy
 from ..errors import DerivationFormatError
 from ..model.derivation import Assumption, Case, Definition, Notation
 from .tex import Scope, Source, parse, relation, tokenize
-from .toml import _Loader
+from .toml import _Loader, _type_name
 
 _KEYS = {"title": str, "symbols": dict, "definitions": dict, "assumptions": list, "cases": dict,
          "notation": dict}
@@ -51,6 +51,9 @@ class Declarations:
 def declarations(data: Any, where: str) -> Declarations:
     """Check and read the ``symce`` mapping; ``where`` names its place in messages."""
     loader = _Loader(where, "")
+    if not isinstance(data, dict):
+        raise DerivationFormatError(f"{where}: expected a mapping of declarations (symbols, definitions, ...), "
+                                    f"found {_type_name(data) if data is not None else 'nothing'}")
     loader.table(data, "", _KEYS, ("symbols",))
     symbols = data["symbols"] if isinstance(data["symbols"], dict) else {}
     for section in ("indices", "vectors", "scalars"):

@@ -328,8 +328,6 @@ def _scan_tex(src: Source):
         prose = (m.start() - len(words), m.start()) if words.strip() else None
         found.append(_Found(start, stop, _tex_annotations(src, lines, line), prose))
         cursor = after
-    if own is not None and not isinstance(own[0], dict):
-        raise DerivationFormatError(f"{own[1]}: expected a mapping of declarations, found {type(own[0]).__name__}")
     return own, found, title_m.group(1).strip() if title_m else None
 
 
