@@ -387,3 +387,10 @@ def test_bad_sidecar_declarations_are_named_by_place(tmp_path, capsys, text, mes
     assert main(["check", str(post), "--declarations", str(side)]) == 2
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1 and message in err.replace(str(tmp_path) + "/", "")
+
+
+def test_a_definition_uses_only_the_ones_above_it():
+    side = {"symbols": {"k": "symbolic", "indices": ["i", "j"], "vectors": {"z": "real"}},
+            "definitions": {"L": r"-\log \mathbf{s}_{1}", r"\mathbf{s}_{i}": r"\frac{e^{z_i}}{\sum_j e^{z_j}}"}}
+    with pytest.raises(DerivationFormatError, match=r"column 7: expected a declared name, found 's' \(defined further down\)"):
+        loads_notes("$$\nz_i = z_i\n$$\n", path="p.md", sidecar=(yaml.safe_dump(side, sort_keys=False), "s.yaml"))

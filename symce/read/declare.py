@@ -62,7 +62,13 @@ def declarations(data: Any, where: str) -> Declarations:
             raise loader.error(f"symbols.{section}.{name}", f"{name!r} is reserved: {_RESERVED_HERE[name]}")
     loader.symbols(data["symbols"])
     scope = Scope(loader.names, {})
-    definitions = tuple(_definition(loader, scope, key, body) for key, body in (data.get("definitions") or {}).items())
+    definitions = []
+    keys = list(data.get("definitions") or {})
+    for n, key in enumerate(keys):
+        scope.later = {_name_of(k, scope) for k in keys[n:]} - {None}  # itself too: none defines itself
+        definitions.append(_definition(loader, scope, key, data["definitions"][key]))
+    scope.later = set()
+    definitions = tuple(definitions)
     assumptions = loader.assumptions(data.get("assumptions", []))
     loader.hot = {a.index for a in assumptions if a.kind == "onehot"}
     cases = {}
@@ -91,6 +97,14 @@ def _definition(loader: _Loader, scope: Scope, key: str, body: Any) -> Definitio
     if signature is not None:
         scope.signatures[name] = signature
     return Definition(name=name, params=params, body=expr, source=body)
+
+
+def _name_of(key: str, scope: Scope) -> str | None:
+    """The name a definition's key defines, or None when the key cannot be read (its turn reports it)."""
+    try:
+        return _target(Source(key), scope)[0]
+    except DerivationFormatError:
+        return None
 
 
 def _target(src: Source, scope: Scope) -> tuple[str, tuple[str, ...] | None, tuple[sympy.Symbol, ...]]:

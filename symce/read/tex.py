@@ -48,6 +48,7 @@ class Scope:
 
     objects: dict[str, sympy.Basic]  # name -> Symbol, IndexedBase, or a number for a concrete k
     signatures: dict[str, tuple[str, ...]] = field(default_factory=dict)  # "L" -> ("s", "y")
+    later: set[str] = field(default_factory=set)  # names defined further down, not usable yet
 
 
 @dataclass(frozen=True)
@@ -292,7 +293,7 @@ class _Parser(_Forms):
         # over the limits only, so that deltas against it are not folded as read.
         dummy = sympy.Symbol(var.name, integer=True)
         outer = self.scope
-        self.scope = Scope({**outer.objects, var.name: dummy}, outer.signatures)
+        self.scope = Scope({**outer.objects, var.name: dummy}, outer.signatures, outer.later)
         try:
             body = self.signed_term() if self.is_("sym", "-") else self.term()
         finally:
@@ -441,7 +442,8 @@ class _Parser(_Forms):
         name, t = self.name_token()
         obj = self.scope.objects.get(name)
         if obj is None:
-            raise self.src.error(t.start, "a declared name", f"{name!r} (not declared)")
+            found = "defined further down" if name in self.scope.later else "not declared"
+            raise self.src.error(t.start, "a declared name", f"{name!r} ({found})")
         if name in self.scope.signatures:
             self.signature(name, t)
         if isinstance(obj, sympy.IndexedBase):
