@@ -30,7 +30,7 @@ class Stands:
 
 PROOFS = {
     "softmax-ce": (
-        Stands("cross_entropy_targets.toml", ("gradient", "stable_loss")),
+        Stands("cross_entropy_targets.toml", ("gradient", "shift", "stable_loss")),
         Stands("cross_entropy_integer_labels.toml", ("loss", "total_target", "gradient")),
         Stands("cross_entropy_soft_targets.toml", ("gradient", "loss")),
         Stands("loss_reductions.toml", ("none", "sum", "weighted_mean", "count_mean")),
@@ -44,7 +44,8 @@ PROOFS = {
 
 _NOTATION = {
     "softmax-ce": ("z = logits, m = the row maximum (any real shift is proved safe), epsilon (eps) = label_smoothing,\n"
-                   "zeta = z_loss, w = weight, c = an integer label; q = the target vector:\n"
+                   "zeta = z_loss, w = weight, c = an integer label, Z = Sum(exp(z)), S = Sum(exp(z - m));\n"
+                   "q = the target vector: "
                    "(1 - eps) w[c] at the label plus eps/k w for labels, w ((1 - eps) y + eps/k) for\n"
                    "probabilities y. In loss_reductions.toml k is the batch size and l[b] the loss of target b."),
     "bce-with-logits": "x = logits, y = target, w = weight, p = pos_weight, sigma = 1 / (1 + exp(-x)).",
