@@ -13,7 +13,7 @@ def test_bad_k_exits_2_with_one_line(k, capsys):
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1
-    assert f"k must be an integer from 2 to 5000, got '{k}'" in err
+    assert f"k must be an integer from 2 to 20000, got '{k}'" in err
 
 
 def test_unknown_identity_lists_known_names(capsys):
