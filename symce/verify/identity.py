@@ -195,11 +195,13 @@ def _prove_concrete(k: int, assume: str, form: str, numeric: bool, progress: Pro
             if residual is None:
                 if alg.expand(difference.xreplace({Y: m.y_sum})) == 0:  # pragma: no cover - see above
                     raise ArithmeticError(f"component {i + 1}: a residual in Y vanishes with Y written out")
-                residual = _show(difference, m, i, Y, hot)
+                residual = (difference, i, hot)
             failing += 1
         if progress is not None and (i + 1) % 50 == 0:
             progress("components", i + 1, k)
-    seconds = time.perf_counter() - start
+    seconds = time.perf_counter() - start  # printing the residual (in SymPy) is not the proof
+    if residual is not None:
+        residual = _show(*residual[:2], Y, residual[2], m)
     holds = failing == 0
     name = kernels.describe(alg)
     proof = Proof(
@@ -214,7 +216,7 @@ def _prove_concrete(k: int, assume: str, form: str, numeric: bool, progress: Pro
     return proof
 
 
-def _show(difference, m: SoftmaxCE, i: int, Y, hot) -> str:
+def _show(difference, i: int, Y, hot, m: SoftmaxCE) -> str:
     """Print component i's residual with Y, s_i, y_i and [i = c], as a reader writes it."""
     import sympy
 
