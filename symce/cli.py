@@ -79,8 +79,13 @@ class _Progress:
 
 
 def _run_prove(args) -> int:
+    from .errors import UsageError
+    from .export import NUMERIC_K_MAX
     from .verify.identity import ASSUMPTIONS, prove
 
+    if args.numeric and max(args.k or [0]) > NUMERIC_K_MAX:  # refused before any proof is run
+        raise UsageError(f"--numeric: the finite-difference cross-check takes k up to {NUMERIC_K_MAX}, "
+                         f"got {max(args.k)}")
     ok = True
     for k in (args.k or [None]):
         label = "symbolic k" if k is None else f"k = {k}"
