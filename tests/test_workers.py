@@ -79,3 +79,9 @@ def test_a_shared_meaning_is_computed_once_per_expression():
     assert steps._meaning(d) is meaning
     expr = d.chains[0].steps[0].expr
     assert meaning.of(expr) is meaning.of(expr)
+
+
+def test_each_job_has_its_own_deadline_not_the_worker():
+    """Three jobs of 0.6 s under a 1.5 s limit in one worker: 1.8 s in all, each within its limit."""
+    jobs = [lambda n=n: (time.sleep(0.6), n)[1] for n in range(3)]
+    assert run_in_workers(jobs, timeout=1.5, workers=1) == [("ok", 0), ("ok", 1), ("ok", 2)]
