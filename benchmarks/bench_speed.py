@@ -28,18 +28,19 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 PY = sys.executable
 SYMCE = [PY, "-m", "symce"]
-FILES = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "derivations").glob("*.toml"))
+FILES = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "derivations").iterdir()
+               if p.suffix in (".toml", ".md", ".markdown", ".tex"))  # what `symce check derivations/` reads
 REFERENCE = "derivations/softmax_cross_entropy.toml"
 
 PROOF_TIME = ("import sys; from symce.verify.identity import prove; "
               "p = prove(k={k}, assume='none', numeric=False); print('proof seconds:', p.seconds)")
 # check() of one file with a given number of workers; "per-step" forks one process per step
 # at most {workers} at a time, as symce did before (timelimit.run_limited).
-CHECK_WITH = ("import sys; from symce.read.toml import load_derivation; from symce.verify import steps, timelimit\n"
+CHECK_WITH = ("import sys; from symce.read.notes import load_any; from symce.verify import steps, timelimit\n"
               "if {per_step}:\n"
               "    steps.run_in_workers = lambda jobs, timeout, workers: timelimit.run_limited("
               "jobs, timeout=timeout, parallel=workers)\n"
-              "d = load_derivation({path!r}); r = steps.check(d{parallel})\n"
+              "d = load_any({path!r}); r = steps.check(d{parallel})\n"
               "print([s.evidence.name for s in r.steps])")
 
 
