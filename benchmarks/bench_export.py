@@ -118,8 +118,9 @@ def measure(shape, dtype, rounds, torch):
         tol = 1e-5 if dtype == np.float32 else 1e-12
         np.testing.assert_allclose(got_grad, ref_grad, rtol=tol, atol=tol * float(np.abs(ref_grad).max()))
         np.testing.assert_allclose(got_loss, ref_loss, rtol=tol)
-        for fn in rows.values():  # warm-up: first-call costs are not the steady state
-            fn()
+        for _ in range(3):  # warm-up: first calls (and first-touched memory) are not the steady state
+            for fn in rows.values():
+                fn()
         times = {name: [] for name in rows}
         names = list(rows)
         for r in range(rounds):
