@@ -2,10 +2,12 @@
 
 The verifier compares *meanings*, never the folded text. Three pieces live here:
 
-* ``Meaning.of`` unfolds defined names and evaluates every ``Derivative``. When the
-  variable is itself a defined name (``Derivative(L, s[c])``), that name is held as an
-  independent variable while differentiating and unfolded afterwards -- the way
-  ``dL/ds_c`` is read on paper.
+* ``Meaning.of`` unfolds defined names and evaluates every ``Derivative``. When a
+  variable is itself a defined name (``Derivative(L, s[c])``), the entries of that
+  name are held as independent variables while differentiating and unfolded
+  afterwards -- the way ``dL/ds_c`` is read on paper. That reading has one meaning
+  only when the expression depends on what ``s`` is made of (``z``) through ``s``
+  alone; otherwise the derivative is refused (``Refused``) with a line saying why.
 * ``Meaning.assume`` applies the file's assumptions and a chain's case.
 * ``normal_form`` rewrites sums over ``1..k`` for symbolic ``k`` with three exact rules
   (after writing exp(a + b) as exp(a) exp(b) inside the sum):
@@ -43,6 +45,10 @@ from ..model.derivation import Case, Derivation
 _CANONICAL = [Dummy(f"b{n}", integer=True) for n in range(16)]  # bound names, by nesting depth
 
 
+class Refused(Exception):
+    """A derivative whose value would depend on how its expression happens to be written."""
+
+
 class Meaning:
     """Unfolds and differentiates the expressions of one derivation."""
 
@@ -51,6 +57,7 @@ class Meaning:
         self.k = derivation.symbols["k"]
         self.indices = frozenset(derivation.indices)
         self.defs = {d.name: d for d in derivation.definitions}
+        self._leaves: dict[str, frozenset] = {}
 
     def of(self, expr: sympy.Basic) -> sympy.Basic:
         """The expression with every definition unfolded and every derivative taken."""
@@ -80,16 +87,49 @@ class Meaning:
         return e.func(*(self._unfold(a, hold) for a in e.args))
 
     def _derivative(self, e: Derivative, hold: frozenset[str]) -> sympy.Basic:
-        f = e.expr
-        for var, count in e.variable_count:
-            name = self._name(var)
-            # With respect to a defined name, that name is held still; it is unfolded only
-            # once every variable has been taken (unfolding between passes made the
-            # second derivative by s[c] of -log(s[c]) come out as 0). With respect to
-            # anything else, everything is unfolded first.
-            keep = hold | {name} if name is not None else frozenset()
-            f = sympy.diff(self._unfold(f, keep), var, count)
+        variables = [(self._alias(v), n) for v, n in e.variable_count]
+        held = frozenset(name for v, _ in variables if (name := self._name(v)) is not None)
+        if not held:  # by declared symbols only: everything is unfolded first
+            f = self._unfold(e.expr, frozenset())
+        else:
+            # By a defined name: the entries of every such name are held as independent
+            # variables, in one pass for all the variables, so that the order of a mixed
+            # partial cannot matter (holding per variable made Derivative(L, z[i], s[c])
+            # 0 and Derivative(L, s[c], z[i]) not).
+            leaves = frozenset().union(*(self.leaves(name) for name in held))
+            for v, _ in variables:
+                if self._name(v) is None and _base(v) in leaves:
+                    raise Refused(_MIXED.format(e=e, v=v, base=_base(v), name=_owner(held, _base(v), self)))
+            f = self._unfold(e.expr, hold | held)
+            stray = sorted({str(_base(x)) for x in _mentions(f) if _base(x) in leaves})
+            if stray:
+                raise Refused(_STRAY.format(e=e, names=", ".join(sorted(held)), stray=", ".join(stray)))
+        for var, count in variables:
+            f = sympy.diff(f, var, count)
         return self._unfold(f, hold)
+
+    def _alias(self, var: sympy.Basic) -> sympy.Basic:
+        """``p`` defined as ``s[c]`` is differentiated by as ``s[c]`` (one name, one variable)."""
+        for _ in range(len(self.defs)):
+            name = self._name(var)
+            if name is None:
+                return var
+            d = self.defs[name]
+            args = var.indices if isinstance(var, Indexed) else ()
+            body = d.body.xreplace(dict(zip(d.params, args)))
+            if self._name(body) is None:
+                return var
+            var = body
+        return var
+
+    def leaves(self, name: str) -> frozenset:
+        """The declared vectors and scalars a defined name is made of (``s``: ``{z}``)."""
+        if name not in self._leaves:
+            body = self._unfold(fresh_bound(self.defs[name].body), frozenset())
+            self._leaves[name] = frozenset(
+                _base(x) for x in _mentions(body)
+                if _base(x) not in self.indices and _base(x) != self.k)
+        return self._leaves[name]
 
     def assume(self, e: sympy.Basic, case: Case | None) -> sympy.Basic:
         """Apply one-hot assumptions (``y[a]`` -> ``KroneckerDelta(a, c)``) and the case."""
@@ -107,6 +147,29 @@ class Meaning:
         onehot = {a.vector for a in self.derivation.assumptions if a.kind == "onehot"}
         return [self.derivation.symbols[a.vector] for a in self.derivation.assumptions
                 if a.kind == "simplex" and a.vector not in onehot]
+
+
+_STRAY = ("{e}: refused, its meaning would depend on how the expression is written: with the "
+          "entries of {names} held as independent variables, it still depends on {stray} outside "
+          "{names}; write the expression in {names} alone, or differentiate by {stray}")
+_MIXED = ("{e}: refused, {name} is made of {base}, so {v} and {name} are not independent "
+          "variables and a derivative by both has no single meaning; differentiate by one, write "
+          "the result as a step, then differentiate that")
+
+
+def _base(x: sympy.Basic) -> sympy.Basic:
+    return x.base if isinstance(x, Indexed) else x
+
+
+def _mentions(e: sympy.Basic) -> set:
+    """The vector entries and plain symbols in ``e`` (not bound summation indices)."""
+    entries = e.atoms(Indexed)
+    labels = {x.base.label for x in entries}
+    return entries | {s for s in e.free_symbols if isinstance(s, Symbol) and s not in labels}
+
+
+def _owner(held, base, meaning) -> str:
+    return next(name for name in sorted(held) if base in meaning.leaves(name))
 
 
 def apply_case(e: sympy.Basic, condition: sympy.Basic, indices=frozenset()) -> sympy.Basic:
