@@ -150,6 +150,7 @@ class Derivation:
     cases: tuple[Case, ...] = ()  # available case splits
     chains: tuple[Chain, ...] = ()  # in file order
     notation: Notation = Notation()  # printing choices
+    k_min: int = 1  # the smallest k a symbolic k claims (symbols.k = { symbolic = true, min = 2 })
 
     def _repr_latex_(self) -> str | None:
         """Jupyter display: every chain, in the file's notation (by ``symce.typeset``)."""

@@ -68,7 +68,7 @@ class Point:
         old = iv.prec
         iv.prec = bits
         try:
-            return _ev(e, self.env, self, _IV)
+            return iv.mpf(_ev(e, self.env, self, _IV))  # an exact int becomes a point interval
         except (ZeroDivisionError, ValueError, ArithmeticError) as exc:
             raise Unevaluable(f"interval arithmetic: {exc}") from None
         finally:
