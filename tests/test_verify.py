@@ -234,8 +234,11 @@ def test_a_range_that_may_run_backwards_is_not_counted_as_high_minus_low_plus_on
     # Read as SymPy's Karr convention, Sum over (k, 4) has 5 - k terms for every k; read as
     # symce reads ranges (empty when high < low), it is 0 at k = 6. Both halves agree now.
     assert one_step("Sum(exp(z[i]), (j, k, 4))", "(5 - k) * exp(z[i])").evidence is Evidence.FAILS
-    # (k - 2) terms for (3, k) is true for k >= 2 only: never "proved for all k".
-    assert one_step("Sum(exp(z[i]), (j, 3, k))", "(k - 2) * exp(z[i])").evidence is Evidence.PROVED_SMALL_K
+    # (k - 2) terms for (3, k) is true for k >= 2 only: false at k = 1, which is probed.
+    assert one_step("Sum(exp(z[i]), (j, 3, k))", "(k - 2) * exp(z[i])").evidence is Evidence.FAILS
+    from_two = loads_derivation(SCALAR_STEP.format(start="Sum(exp(z[i]), (j, 3, k))", step="(k - 2) * exp(z[i])")
+                                .replace('k = "symbolic"', 'k = { symbolic = true, min = 2 }'))
+    assert check(from_two).steps[0].evidence is Evidence.PROVED_ALL_K
     assert one_step("Sum(exp(z[i]), (j, 1, k))", "k * exp(z[i])").evidence is Evidence.PROVED_ALL_K
 
 
@@ -248,10 +251,16 @@ def test_cancellation_at_large_logits_is_not_a_counterexample():
         assert result.evidence is Evidence.PROVED_ALL_K
 
 
-def test_a_polynomial_in_k_that_vanishes_at_2_to_6_is_only_proved_for_those():
+def test_a_polynomial_in_k_that_vanishes_at_2_to_6_fails_at_k_1_and_above_6():
     result = one_step("0", "(k - 2) * (k - 3) * (k - 4) * (k - 5) * (k - 6)")
-    assert result.evidence is Evidence.PROVED_SMALL_K
-    assert result.passes() and not result.passes(all_k=True)
+    assert result.evidence is Evidence.FAILS and result.counterexample.values["k"] in ("1", "8", "11")
+
+
+def test_proved_only_for_small_k_passes_only_when_asked(monkeypatch):
+    monkeypatch.setattr(verify, "is_zero", _undecided_for_symbolic_k(verify.is_zero))
+    result = check(loads_derivation(SMALL.format(k='"symbolic"'))).steps[0]
+    assert result.evidence is Evidence.PROVED_SMALL_K and "k = 1..6" in result.detail
+    assert not result.passes() and result.passes(all_k=False)
 
 
 def test_an_entry_outside_the_range_is_marked_in_the_counterexample():

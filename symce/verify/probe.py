@@ -24,6 +24,7 @@ a whole ``symce check`` within seconds. One walker, three kinds of number:
 
 from __future__ import annotations
 
+import functools
 import math
 
 import mpmath
@@ -47,6 +48,7 @@ class Point:
         self.vectors = vectors  # IndexedBase -> list of numbers; entry n is vectors[base][n - 1]
         self.scalars = scalars or {}  # Symbol -> number
         self.extra = extra  # callable (base, n) -> number for entries outside 1..len, or None
+        self.memo: dict = {}  # (sum, kind of number, values of its free symbols) -> its value
 
     def value(self, e: sympy.Basic, dps: int = 50):
         """``e`` at this point, as an mpmath number computed with ``dps`` digits."""
@@ -68,8 +70,10 @@ class Point:
         old = iv.prec
         iv.prec = bits
         try:
-            return iv.mpf(_ev(e, self.env, self, _IV))  # an exact int becomes a point interval
-        except (ZeroDivisionError, ValueError, ArithmeticError) as exc:
+            v = _ev(e, self.env, self, _IV)
+            return iv.mpf(v) if isinstance(v, int) else v  # an exact int becomes a point interval
+        except (ZeroDivisionError, ValueError, ArithmeticError, TypeError, AttributeError,
+                NotImplementedError) as exc:  # e.g. no interval log of a complex interval
             raise Unevaluable(f"interval arithmetic: {exc}") from None
         finally:
             iv.prec = old
@@ -88,22 +92,23 @@ class Point:
 CERTIFY_BITS = (128, 640, 3200)  # interval precisions tried before a difference is called uncertain
 
 
-def certify(point: Point, left: sympy.Basic, right: sympy.Basic):
+def certify(point: Point, left: sympy.Basic, right: sympy.Basic, schedule=CERTIFY_BITS):
     """``(left, right)`` as mpmath numbers when they surely differ at ``point``, else None.
 
     Surely: the interval enclosures of the two sides do not overlap at some precision.
     None means "not shown to differ" (equal, or too close to tell, or not evaluable
     in interval arithmetic, e.g. a complex value).
     """
-    for bits in CERTIFY_BITS:
+    for bits in schedule:
         try:
             a, b = point.interval(left, bits), point.interval(right, bits)
         except Unevaluable:
             return None
         d = a - b
-        if not (_is_iv(d) and _finite_iv(d)):
+        parts = (d.real, d.imag) if isinstance(d, iv.mpc) else (d,) if _is_iv(d) else ()
+        if not parts or not all(_finite_iv(x) for x in parts):
             continue
-        if 0 not in d:
+        if any(0 not in x for x in parts):
             with mpmath.workprec(bits):
                 return _mid(a), _mid(b)
     return None
@@ -114,15 +119,19 @@ def _is_iv(x) -> bool:
 
 
 def _finite_iv(x) -> bool:
-    return mpmath.isfinite(x.a) and mpmath.isfinite(x.b)
+    return _is_iv(x) and mpmath.isfinite(x.a) and mpmath.isfinite(x.b)
 
 
 def _mid(x):
+    if isinstance(x, iv.mpc):
+        return mpmath.mpc(_mid(x.real), _mid(x.imag))
     return mpmath.mpf(x.mid) if _is_iv(x) else mpmath.mpf(x)
 
 
 class _Floats:
     """Double precision, through the math module."""
+
+    name = "float"
 
     exp, log = staticmethod(math.exp), staticmethod(math.log)
     pi, e = math.pi, math.e
@@ -154,6 +163,8 @@ class _Floats:
 class _Mp:
     """mpmath at the working precision (complex where the value is)."""
 
+    name = "mp"
+
     exp, log, sign = staticmethod(mpmath.exp), staticmethod(mpmath.log), staticmethod(mpmath.sign)
     imaginary = mpmath.mpc(0, 1)
 
@@ -183,7 +194,9 @@ class _Mp:
 
 
 class _Iv:
-    """mpmath intervals: real values only, every operation rounded outwards."""
+    """mpmath intervals, every operation rounded outwards (complex ones through iv.mpc)."""
+
+    name = "iv"
 
     exp, log = staticmethod(iv.exp), staticmethod(iv.log)
 
@@ -197,7 +210,7 @@ class _Iv:
 
     @property
     def imaginary(self):
-        raise Unevaluable("a complex value has no real interval")
+        return iv.mpc(0, 1)
 
     @staticmethod
     def of(x):
@@ -213,6 +226,8 @@ class _Iv:
 
     @staticmethod
     def sign(x):
+        if not _is_iv(x):
+            raise Unevaluable("the sign of a complex interval")
         if 0 not in x:
             return 1 if x.a > 0 else -1
         if x.a == 0 and x.b == 0:
@@ -227,7 +242,7 @@ class _Iv:
             return base ** exp
         if isinstance(base, int):
             base = iv.mpf(base)
-        if not base.a > 0:
+        if not _is_iv(base) or not base.a > 0:
             raise Unevaluable("a fractional power of an interval reaching zero or below")
         return iv.exp(exp * iv.log(base))
 
@@ -289,7 +304,12 @@ def _ev(e, env, point, ctx):  # noqa: C901 - one branch per node kind, flat on p
     if isinstance(e, sympy.KroneckerDelta):
         return int(_int(e.args[0], env, point, ctx) == _int(e.args[1], env, point, ctx))
     if isinstance(e, sympy.Sum):
-        return _sum(e.function, list(e.limits), env, point, ctx)
+        # An inner sum that does not depend on the outer index (the softmax denominator
+        # inside a sum over j) is computed once per point, not once per outer term.
+        key = (e, ctx.name, mpmath.mp.prec, iv.prec, tuple(env.get(x) for x in _bound_symbols(e)))
+        if key not in point.memo:
+            point.memo[key] = _sum(e.function, list(e.limits), env, point, ctx)
+        return point.memo[key]
     if e is sympy.S.Pi:
         return ctx.pi
     if e is sympy.S.Exp1:
@@ -297,6 +317,12 @@ def _ev(e, env, point, ctx):  # noqa: C901 - one branch per node kind, flat on p
     if e is sympy.S.ImaginaryUnit:  # SymPy writes sqrt(-u) as I*sqrt(u): probe it too
         return ctx.imaginary
     raise Unevaluable(f"cannot evaluate {type(e).__name__}")
+
+
+@functools.lru_cache(maxsize=4096)
+def _bound_symbols(e: sympy.Basic) -> tuple:
+    """The free symbols of ``e``, in a fixed order: what its value can depend on."""
+    return tuple(sorted(e.free_symbols, key=sympy.default_sort_key))
 
 
 def _sum(body, limits, env, point, ctx):

@@ -35,16 +35,19 @@ import sympy
 
 from ..model.derivation import Case, Chain, Derivation, Step
 from .meaning import Meaning, Refused, is_zero, normal_form, sum_to_one
-from .probe import Point, Unevaluable, certify
+from .probe import CERTIFY_BITS, Point, Unevaluable, certify
 from .timelimit import run_limited
 
 SMALL_K = (1, 2, 3, 4, 5, 6)  # instances tried when symbolic k is undecided (from the file's min)
 PROBE_K = (1, 2, 3, 5, 8, 11)  # class counts probed numerically (from the file's min)
+MIN_POINTS = 36  # a step with few placements is probed at least this often (more corners)
 PROBES_PER_K = 8  # at most this many index placements probed per k
 MAX_PLACEMENTS = 400  # give up enumerating placements beyond this (evidence drops to NUMERIC)
 DIGITS = 50  # working precision (decimal digits) of a second look at a probe
 TOLERANCE = mpmath.mpf("1e-30")  # relative disagreement at DIGITS that asks for certification
-DEEP_PROBES = 24  # points of an unproved step where a difference beyond 50 digits is looked for
+ROUNDOFF = mpmath.mpf("1e-12")  # an uncertified relative gap below this is round-off, not a doubt
+DEEP_PROBES = 8  # points of an unproved step where a difference beyond 50 digits is looked for
+DEEP_BITS = (704,)  # about 210 digits: a deep look sees a gap such as exp(-200) beside 1
 FAST_TOLERANCE = 1e-9  # relative disagreement in double precision that asks for a second look
 
 
@@ -212,6 +215,8 @@ def verify_step(derivation: Derivation, lhs: sympy.Basic, rhs: sympy.Basic, case
             doubts.append(verdict)
     if derivation.k is None and _proved_all_k(meaning, left, right):
         return Evidence.PROVED_ALL_K, f"exact, symbolic k >= {_k_min(derivation)}; {agreed} probes agreed", None
+    if derivation.k is not None and inst.proved_at(derivation.k):
+        return Evidence.PROVED_FOR_K, f"exact, k = {derivation.k}, every index placement", None
     # Not proved: look again at every point with 50 digits, certifying any difference.
     agreed, doubts = 0, []
     for n, (k, placement, point) in enumerate(points):
@@ -306,6 +311,12 @@ class _Instances:
             out.append(placement)
         return out
 
+    def proved_at(self, k: int) -> bool:
+        """Exact proof at one concrete k, for every placement of the free indices."""
+        placements = self.placements(k)
+        return placements is not None and all(
+            is_zero(self.instance(self.left, k, p) - self.instance(self.right, k, p)) for p in placements)
+
     def points(self, rng: random.Random) -> list[tuple[int, dict, Point]]:
         """The probe points: for each probed k, some placements, each at every style."""
         plan = []
@@ -315,8 +326,15 @@ class _Instances:
             placements = self.placements(k) or []
             if len(placements) > PROBES_PER_K:
                 placements = [placements[0], placements[-1]] + rng.sample(placements[1:-1], PROBES_PER_K - 2)
-            plan += [(k, p, self.point(k, p, rng, style)) for p in placements for style in _STYLES]
-        return plan
+            plan += [(k, p) for p in placements]
+        # Every placement at ordinary values and at one of the other styles in turn; a step
+        # with few placements (scalars only) gets every style, and more corners.
+        rounds = 1 if len(plan) > MIN_POINTS // 2 else max(3, MIN_POINTS // max(len(plan), 1))
+        points = []
+        for n, (k, p) in enumerate(plan):
+            styles = ["plain", _STYLES[1 + n % 3]] if rounds == 1 else list(_STYLES[:rounds]) + ["wide"] * (rounds - 4)
+            points += [(k, p, self.point(k, p, rng, style)) for style in styles]
+        return points
 
     def instance(self, e, k: int, placement: dict):
         e = _unroll(e.xreplace({self.meaning.k: sympy.Integer(k), **placement}))
@@ -351,10 +369,10 @@ class _Instances:
         # by intervals of up to 3200 bits, but only at the first points of an unproved step.
         if (a == b or _close(a, b)) and not deep:
             return "agree"
-        sure = certify(point, self.left, self.right)
+        sure = certify(point, self.left, self.right, DEEP_BITS if a == b or _close(a, b) else CERTIFY_BITS)
         if sure is None:
-            if _close(a, b):
-                return "agree"
+            if _close(a, b) or abs(a - b) <= ROUNDOFF * max(abs(a), abs(b)):
+                return "agree"  # within what 50 digits lose to cancellation: no sign of a difference
             return (f"doubt: the sides differ in floating point at {_describe(k, placement)} "
                     f"({_show(a)} and {_show(b)}), but the difference could not be certified")
         shown = {"k": str(k), **{str(s): str(v) for s, v in placement.items()}}
