@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import functools
 import math
+import random
 
 import mpmath
 import sympy
@@ -87,6 +88,53 @@ class Point:
         if self.extra is None:
             raise Unevaluable(f"{base}[{n}] is outside 1..{len(values)}")
         return self.extra(base, n)
+
+
+STYLES = ("plain", "offset", "wide", "landmark")  # ordinary; logits near +-500; corners; near constants
+
+
+def draw(symbol, rng: random.Random, style: str):
+    """One value for an entry or a scalar, with the sign its domain allows.
+
+    ``wide`` reaches the corners: near 0, near 1, and large (up to 900), so that
+    |t - 6|, log(1 + exp(t + 80)) or a logit far from the others are probed.
+    """
+    nonneg = bool(symbol.is_nonnegative) or bool(getattr(symbol, "assumptions0", {}).get("nonnegative"))
+    positive = bool(symbol.is_positive) or bool(getattr(symbol, "assumptions0", {}).get("positive"))
+    if style != "wide":
+        if positive or nonneg:
+            return mpmath.mpf(rng.randint(1, 5000)) / 1024
+        return mpmath.mpf(rng.randint(-3000, 3000)) / 1024
+    kind = rng.choice(("small", "near one", "large", "moderate"))
+    if kind == "small":
+        magnitude = mpmath.ldexp(rng.randint(1, 1023), -rng.randint(20, 60))
+    elif kind == "near one":
+        magnitude = 1 + mpmath.ldexp(rng.randint(-1023, 1023), -rng.randint(10, 40))
+    elif kind == "large":
+        magnitude = mpmath.mpf(rng.randint(20, 900)) + mpmath.ldexp(rng.randint(0, 1023), -10)
+    else:
+        magnitude = mpmath.ldexp(rng.randint(1, 8191), -10)
+    return magnitude if positive or nonneg or rng.random() < 0.5 else -magnitude
+
+
+def simplex_draw(k: int, rng: random.Random, corner: bool) -> list:
+    """Non-negative dyadic entries that add up to exactly one (one entry balances the rest).
+
+    Dyadic values (n / 2^e) are exact in binary, so the sum is exactly 1 at every
+    precision; with n / (100 k) it was off by about 1e-50 and a true step that
+    multiplies by sum(y) was reported as failing. At a corner, entries are tiny
+    (about 2^-40) or ordinary, and the balancing entry, which may then dominate, sits
+    at a random position.
+    """
+    scale = -(7 + k.bit_length())
+    with mpmath.workprec(256):
+        values = []
+        for _ in range(k - 1):
+            tiny = corner and rng.random() < 0.5
+            values.append(mpmath.ldexp(rng.randint(1, 99), -rng.randint(30, 45) if tiny else scale))
+        where = rng.randrange(k) if corner else k - 1
+        values.insert(where, 1 - mpmath.fsum(values))
+    return values
 
 
 CERTIFY_BITS = (128, 640, 3200)  # interval precisions tried before a difference is called uncertain

@@ -35,19 +35,21 @@ import sympy
 
 from ..model.derivation import Case, Chain, Derivation, Step
 from .meaning import Meaning, Refused, is_zero, normal_form, sum_to_one
-from .probe import CERTIFY_BITS, Point, Unevaluable, certify
+from .probe import CERTIFY_BITS, STYLES as _STYLES, Point, Unevaluable, certify
+from .probe import draw as _draw, simplex_draw as _simplex_draw
 from .timelimit import run_limited
 
 SMALL_K = (1, 2, 3, 4, 5, 6)  # instances tried when symbolic k is undecided (from the file's min)
 PROBE_K = (1, 2, 3, 5, 8, 11)  # class counts probed numerically (from the file's min)
 MIN_POINTS = 36  # a step with few placements is probed at least this often (more corners)
+MORE_K = (4, 6, 7, 9, 10)  # also probed, with one random k in 12..40, when there is no proof
 PROBES_PER_K = 8  # at most this many index placements probed per k
 MAX_PLACEMENTS = 400  # give up enumerating placements beyond this (evidence drops to NUMERIC)
 DIGITS = 50  # working precision (decimal digits) of a second look at a probe
 TOLERANCE = mpmath.mpf("1e-30")  # relative disagreement at DIGITS that asks for certification
 ROUNDOFF = mpmath.mpf("1e-12")  # an uncertified relative gap below this is round-off, not a doubt
-DEEP_PROBES = 8  # points of an unproved step where a difference beyond 50 digits is looked for
-DEEP_BITS = (704,)  # about 210 digits: a deep look sees a gap such as exp(-200) beside 1
+DEEP_PROBES = 6  # points of an unproved step where a difference beyond 50 digits is looked for
+DEEP_BITS = (704, 3200)  # about 210, then 960 digits: a gap such as exp(-1000) beside 1
 FAST_TOLERANCE = 1e-9  # relative disagreement in double precision that asks for a second look
 
 
@@ -217,8 +219,11 @@ def verify_step(derivation: Derivation, lhs: sympy.Basic, rhs: sympy.Basic, case
         return Evidence.PROVED_ALL_K, f"exact, symbolic k >= {_k_min(derivation)}; {agreed} probes agreed", None
     if derivation.k is not None and inst.proved_at(derivation.k):
         return Evidence.PROVED_FOR_K, f"exact, k = {derivation.k}, every index placement", None
-    # Not proved: look again at every point with 50 digits, certifying any difference.
+    # Not proved: look again at every point with 50 digits, certifying any difference, and
+    # at k not probed yet (a claim can vanish at every k of the first plan).
     agreed, doubts = 0, []
+    if derivation.k is None:
+        points += inst.points(rng, [k for k in MORE_K + (rng.randint(12, 40),) if k >= _k_min(derivation)])
     for n, (k, placement, point) in enumerate(points):
         verdict = inst.compare(k, placement, point, precise=True, deep=n < DEEP_PROBES)
         if isinstance(verdict, Counterexample):
@@ -317,11 +322,12 @@ class _Instances:
         return placements is not None and all(
             is_zero(self.instance(self.left, k, p) - self.instance(self.right, k, p)) for p in placements)
 
-    def points(self, rng: random.Random) -> list[tuple[int, dict, Point]]:
-        """The probe points: for each probed k, some placements, each at every style."""
+    def points(self, rng: random.Random, ks=None) -> list[tuple[int, dict, Point]]:
+        """The probe points: for each probed k, some placements, each at two styles or more."""
         plan = []
         derivation = self.meaning.derivation
-        ks = (derivation.k,) if derivation.k is not None else [k for k in PROBE_K if k >= _k_min(derivation)]
+        if ks is None:
+            ks = (derivation.k,) if derivation.k is not None else [k for k in PROBE_K if k >= _k_min(derivation)]
         for k in ks:
             placements = self.placements(k) or []
             if len(placements) > PROBES_PER_K:
@@ -416,53 +422,6 @@ class _Instances:
         point = Point({self.meaning.k: k, **placement}, vectors, scalars, extra)
         point.extra_values = extra_values
         return point
-
-
-_STYLES = ("plain", "offset", "wide", "landmark")  # ordinary; logits near +-500; corners; near constants
-
-
-def _draw(symbol, rng: random.Random, style: str):
-    """One value for an entry or a scalar, with the sign its domain allows.
-
-    ``wide`` reaches the corners: near 0, near 1, and large (up to 900), so that
-    |t - 6|, log(1 + exp(t + 80)) or a logit far from the others are probed.
-    """
-    nonneg = bool(symbol.is_nonnegative) or bool(getattr(symbol, "assumptions0", {}).get("nonnegative"))
-    positive = bool(symbol.is_positive) or bool(getattr(symbol, "assumptions0", {}).get("positive"))
-    if style != "wide":
-        if positive or nonneg:
-            return mpmath.mpf(rng.randint(1, 5000)) / 1024
-        return mpmath.mpf(rng.randint(-3000, 3000)) / 1024
-    kind = rng.choice(("small", "near one", "large", "moderate"))
-    if kind == "small":
-        magnitude = mpmath.ldexp(rng.randint(1, 1023), -rng.randint(20, 60))
-    elif kind == "near one":
-        magnitude = 1 + mpmath.ldexp(rng.randint(-1023, 1023), -rng.randint(10, 40))
-    elif kind == "large":
-        magnitude = mpmath.mpf(rng.randint(20, 900)) + mpmath.ldexp(rng.randint(0, 1023), -10)
-    else:
-        magnitude = mpmath.ldexp(rng.randint(1, 8191), -10)
-    return magnitude if positive or nonneg or rng.random() < 0.5 else -magnitude
-
-
-def _simplex_draw(k: int, rng: random.Random, corner: bool) -> list:
-    """Non-negative dyadic entries that add up to exactly one (one entry balances the rest).
-
-    Dyadic values (n / 2^e) are exact in binary, so the sum is exactly 1 at every
-    precision; with n / (100 k) it was off by about 1e-50 and a true step that
-    multiplies by sum(y) was reported as failing. At a corner, entries are tiny
-    (about 2^-40) or ordinary, and the balancing entry, which may then dominate, sits
-    at a random position.
-    """
-    scale = -(7 + k.bit_length())
-    with mpmath.workprec(256):
-        values = []
-        for _ in range(k - 1):
-            tiny = corner and rng.random() < 0.5
-            values.append(mpmath.ldexp(rng.randint(1, 99), -rng.randint(30, 45) if tiny else scale))
-        where = rng.randrange(k) if corner else k - 1
-        values.insert(where, 1 - mpmath.fsum(values))
-    return values
 
 
 def _unroll(e):
