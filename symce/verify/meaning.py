@@ -209,7 +209,16 @@ def normal_form(e: sympy.Basic, k: sympy.Basic, in_range: frozenset) -> sympy.Ba
 
 
 def _normal(e: sympy.Basic, k, in_range: frozenset) -> sympy.Basic:
+    if isinstance(e, Sum) and len(e.limits) > 1:  # Sum(f, (n, ..), (j, ..)) is a sum over j of a sum over n
+        # Sum(Sum(f, l1), l2) is merged back by SymPy, so the outer sums are split here
+        # directly, never rebuilt as a Sum and normalised again.
+        inner = _normal(Sum(e.function, e.limits[0]), k, in_range | _ranged(e.limits[1:], k))
+        for n, (j, low, high) in enumerate(e.limits[1:], start=1):
+            outer = in_range | _ranged(e.limits[n + 1:], k)
+            inner = _split_sum(inner, j, low, high, k, outer)
+        return inner
     if isinstance(e, Sum) and len(e.limits) == 1:
+        e = _unshift(e)
         peeled = _peel(e, k)
         if peeled is not None:
             return _normal(peeled, k, in_range)
@@ -219,6 +228,28 @@ def _normal(e: sympy.Basic, k, in_range: frozenset) -> sympy.Basic:
     if e.is_Atom or isinstance(e, (Indexed, IndexedBase)) or not e.args:
         return e
     return e.func(*(_normal(a, k, in_range) for a in e.args))
+
+
+def _ranged(limits, k) -> frozenset:
+    """Summation indices that run over exactly 1..k (known to lie in 1..k inside their sum)."""
+    return frozenset(j for j, low, high in limits if low == 1 and high == k)
+
+
+def _unshift(e: Sum) -> Sum:
+    """``Sum(x[j + 1], (j, 1, k - 1))`` as ``Sum(x[j], (j, 2, k))``: every entry indexed by j plainly.
+
+    Exact for any shift c (the range moves with it, and a backwards range stays
+    backwards); done only when every entry of the body is indexed by j + c with one c.
+    """
+    (j, low, high), = e.limits
+    offsets = {x.indices[0] - j for x in e.function.atoms(Indexed)
+               if len(x.indices) == 1 and j in x.indices[0].free_symbols}
+    if len(offsets) != 1:
+        return e
+    c, = offsets
+    if not (c.is_Integer and c != 0):
+        return e
+    return Sum(e.function.xreplace({j: j - c}), (j, low + c, high + c))
 
 
 def _peel(e: Sum, k, most: int = 4):
