@@ -289,6 +289,8 @@ def _split_sum(f, j, low, high, k, in_range) -> sympy.Basic:
             total.append(sympy.Mul(*outside) * count if count.is_nonnegative
                          else Sum(sympy.Mul(*outside), (j, low, high)))
             continue
+        if _delta_outside(inside, j, low, high):
+            continue  # KroneckerDelta(j, k + 1) never fires for j in 1..k: the term is 0
         pick = _picking_delta(inside, j, low, high, k, in_range)
         if pick is not None:
             delta, value = pick
@@ -297,6 +299,16 @@ def _split_sum(f, j, low, high, k, in_range) -> sympy.Basic:
         else:
             total.append(sympy.Mul(*outside) * Sum(sympy.Mul(*inside), (j, low, high)))
     return sympy.Add(*total)
+
+
+def _delta_outside(factors, j, low, high) -> bool:
+    """A factor ``KroneckerDelta(j, a)`` with ``a`` surely outside low..high."""
+    for x in factors:
+        if isinstance(x, KroneckerDelta) and j in x.args:
+            a = x.args[1] if x.args[0] == j else x.args[0]
+            if j not in a.free_symbols and ((a - high).is_positive or (low - a).is_positive):
+                return True
+    return False
 
 
 def _picking_delta(factors, j, low, high, k, in_range):

@@ -245,8 +245,14 @@ class _Iv:
     """mpmath intervals, every operation rounded outwards (complex ones through iv.mpc)."""
 
     name = "iv"
+    exp = staticmethod(iv.exp)
 
-    exp, log = staticmethod(iv.exp), staticmethod(iv.log)
+    @staticmethod
+    def log(x):
+        """The principal logarithm; of a negative interval, log|x| + i pi (iv.log refuses it)."""
+        if _is_iv(x) and x.b < 0:
+            return iv.mpc(iv.log(-x), iv.pi)
+        return iv.log(x)
 
     @property
     def pi(self):
