@@ -290,7 +290,9 @@ def main(argv: list[str] | None = None) -> int:
     """Run one symce command; returns the exit code (the console script exits with it)."""
     args = build_parser().parse_args(argv)
     try:
-        return args.run(args)
+        code = args.run(args)
+        sys.stdout.flush()  # a closed pipe is met here, not in the interpreter's last flush
+        return code
     except ProofError as exc:  # a claim that does not hold is not bad input
         print(f"symce: {exc}", file=sys.stderr)
         return EXIT_FAILED

@@ -113,3 +113,20 @@ def test_steps_proved_only_for_small_k_pass_only_with_the_flag_that_gives_up_lar
     assert ("1 of 1 steps hold in 1 file (1 of them only for k <= 6, passed by --allow-unproved-large-k)"
             in capsys.readouterr().out)
     assert main(["check", str(path), "--all-k"]) == 1  # the old flag: now the default, still accepted
+
+
+def test_a_reader_that_stops_early_gets_no_internal_error():
+    """`symce check FILE | head -1`: the pipe closes under the writer; it exits quietly."""
+    import os
+    import subprocess
+    import sys
+
+    read, write = os.pipe()
+    os.close(read)  # the reader has already gone: every write meets a closed pipe
+    try:
+        proc = subprocess.run([sys.executable, "-m", "symce", "check", REFERENCE], stdout=write,
+                              stderr=subprocess.PIPE, cwd=ROOT, timeout=300)
+    finally:
+        os.close(write)
+    assert proc.returncode == 1
+    assert proc.stderr == b""  # no "internal error", no "Exception ignored" from the last flush

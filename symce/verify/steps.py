@@ -377,7 +377,7 @@ class _Instances:
             return "agree"
         sure = certify(point, self.left, self.right, DEEP_BITS if a == b or _close(a, b) else CERTIFY_BITS)
         if sure is None:
-            if _close(a, b) or abs(a - b) <= ROUNDOFF * max(abs(a), abs(b)):
+            if _close(a, b) or abs(a - b) <= ROUNDOFF * max(abs(a), abs(b), 1e-28):
                 return "agree"  # within what 50 digits lose to cancellation: no sign of a difference
             return (f"doubt: the sides differ in floating point at {_describe(k, placement)} "
                     f"({_show(a)} and {_show(b)}), but the difference could not be certified")
@@ -407,13 +407,13 @@ class _Instances:
             if base in self.simplex:
                 vectors[base] = _simplex_draw(k, rng, corner=style != "plain")
             else:
-                vectors[base] = [offset + _draw(base, rng, style) for _ in range(k)]
+                vectors[base] = [_shift(base, offset) + _draw(base, rng, style) for _ in range(k)]
         extra_values: dict = {}
 
         def extra(base, n):  # entries outside 1..k, reached by an index that is off by one
             if base not in vectors:
                 raise Unevaluable(f"no values for {base}")
-            return extra_values.setdefault((base, n), offset + _draw(base, rng, style))
+            return extra_values.setdefault((base, n), _shift(base, offset) + _draw(base, rng, style))
 
         if style == "landmark":  # a scalar near a number the step names: |t - 6| at t = 6.125
             scalars = {s: self._landmark(s, rng) for s in self.scalars}
@@ -422,6 +422,12 @@ class _Instances:
         point = Point({self.meaning.k: k, **placement}, vectors, scalars, extra)
         point.extra_values = extra_values
         return point
+
+
+def _shift(base, offset):
+    """The offset of the ``offset`` style, for vectors whose domain allows it (a positive w stays positive)."""
+    signed = not (base.assumptions0.get("positive") or base.assumptions0.get("nonnegative"))
+    return offset if signed else 0
 
 
 def _unroll(e):
