@@ -296,6 +296,10 @@ class _Iv:
             return base ** exp
         if isinstance(base, int):
             base = iv.mpf(base)
+        if _is_iv(base) and base.b < 0 and _is_iv(exp):
+            # the principal value |x|^r (cos(r pi) + i sin(r pi)), as mpmath gives it
+            size, turn = iv.exp(exp * iv.log(-base)), exp * iv.pi
+            return iv.mpc(size * iv.cos(turn), size * iv.sin(turn))
         if not _is_iv(base) or not base.a > 0:
             raise Unevaluable("a fractional power of an interval reaching zero or below")
         return iv.exp(exp * iv.log(base))
