@@ -349,3 +349,51 @@ def test_steps_with_the_imaginary_unit_are_probed():
     d = loads_derivation(SCALAR_STEP.format(start="sqrt(-exp(z[i]))", step="sqrt(exp(z[i]))"))
     [result] = check(d).steps
     assert result.evidence is Evidence.FAILS and result.counterexample is not None
+
+
+HELD = '''
+title = "t"
+assumptions = ["onehot(y, c)"]
+[symbols]
+k = "symbolic"
+indices = ["i", "j", "c"]
+vectors = {{ z = "real", y = "real" }}
+[definitions]
+"s[i]" = "exp(z[i]) / Sum(exp(z[j]), (j, 1, k))"
+L = "-Sum(y[j] * log(s[j]), (j, 1, k))"
+p = "s[c]"
+[[chains]]
+name = "x"
+start = "{start}"
+steps = [{{ expr = "{step}", reason = "r" }}]
+'''
+
+
+def held_step(start, step):
+    [result] = check(loads_derivation(HELD.format(start=start, step=step))).steps
+    return result
+
+
+def test_a_derivative_by_a_name_for_an_entry_means_the_entry():
+    # L is written in s, not in p; p = s[c] is differentiated by as s[c], so L and -log(p),
+    # which are equal under the one-hot target, have equal derivatives by p.
+    assert held_step("Derivative(L, p)", "-1/p").evidence is Evidence.PROVED_ALL_K
+    assert held_step("Derivative(-log(p), p)", "-1/p").evidence is Evidence.PROVED_ALL_K
+    assert held_step("Derivative(L, p)", "0").evidence is Evidence.FAILS
+
+
+@pytest.mark.parametrize("start", ["Derivative(L, z[i], s[c])", "Derivative(L, s[c], z[i])",
+                                   "Derivative(Derivative(L, s[c]), z[i])"])
+def test_a_mixed_derivative_by_a_name_and_what_it_is_made_of_is_refused_in_any_order(start):
+    result = held_step(start, "0")
+    assert result.evidence is Evidence.UNVERIFIED and not result.passes(allow_numeric=True)
+    assert re.search(r"refused, s is made of z, so z\[i\] and s are not independent variables", result.detail)
+
+
+def test_a_derivative_by_a_name_of_an_expression_not_written_in_it_is_refused():
+    result = held_step("Derivative(L + z[c], s[c])", "-1/s[c]")
+    assert result.evidence is Evidence.UNVERIFIED
+    assert ("Derivative(L + z[c], s[c]): refused, its meaning would depend on how the expression is "
+            "written: with the entries of s held as independent variables, it still depends on z") in result.detail
+    sums = held_step("Derivative(log(Sum(exp(z[j]), (j, 1, k))), s[c])", "0")
+    assert "Derivative(log(Sum(exp(z[j]), (j, 1, k))), s[c]): refused" in sums.detail  # no _j in the message

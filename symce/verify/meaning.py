@@ -37,6 +37,8 @@ True
 
 from __future__ import annotations
 
+import re
+
 import sympy
 from sympy import Derivative, Dummy, Indexed, IndexedBase, KroneckerDelta, Sum, Symbol
 
@@ -99,11 +101,11 @@ class Meaning:
             leaves = frozenset().union(*(self.leaves(name) for name in held))
             for v, _ in variables:
                 if self._name(v) is None and _base(v) in leaves:
-                    raise Refused(_MIXED.format(e=e, v=v, base=_base(v), name=_owner(held, _base(v), self)))
+                    raise Refused(_MIXED.format(e=_shown(e), v=v, base=_base(v), name=_owner(held, _base(v), self)))
             f = self._unfold(e.expr, hold | held)
             stray = sorted({str(_base(x)) for x in _mentions(f) if _base(x) in leaves})
             if stray:
-                raise Refused(_STRAY.format(e=e, names=", ".join(sorted(held)), stray=", ".join(stray)))
+                raise Refused(_STRAY.format(e=_shown(e), names=", ".join(sorted(held)), stray=", ".join(stray)))
         for var, count in variables:
             f = sympy.diff(f, var, count)
         return self._unfold(f, hold)
@@ -155,6 +157,11 @@ _STRAY = ("{e}: refused, its meaning would depend on how the expression is writt
 _MIXED = ("{e}: refused, {name} is made of {base}, so {v} and {name} are not independent "
           "variables and a derivative by both has no single meaning; differentiate by one, write "
           "the result as a step, then differentiate that")
+
+
+def _shown(e: sympy.Basic) -> str:
+    """``e`` as the author wrote it: fresh summation indices print as _j, file names never start with _."""
+    return re.sub(r"(?<!\w)_(?=[A-Za-z])", "", str(e))
 
 
 def _base(x: sympy.Basic) -> sympy.Basic:
