@@ -328,7 +328,7 @@ def _picking_delta(factors, j, low, high, k, in_range):
     for x in factors:
         if isinstance(x, KroneckerDelta) and j in x.args:
             a = x.args[1] if x.args[0] == j else x.args[0]
-            if j in a.free_symbols:
+            if j in a.free_symbols or not a.is_integer:  # j never equals 3/2
                 continue
             # an index of the file lies in 1..k; anything else must provably lie in the
             # range (k itself does, from k >= 1; 7 does not, for k < 7)

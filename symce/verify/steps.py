@@ -247,6 +247,8 @@ def verify_step(derivation: Derivation, lhs: sympy.Basic, rhs: sympy.Basic, case
                         return Evidence.FAILS, f"differs at k = {k} (certified by interval arithmetic)", verdict
                 unproved.append(_describe(k, placement))
     doubt = f"; {doubts[0][len('doubt: '):]}" if doubts else ""
+    if not ks:  # min >= 7: no instance up to 6 is claimed, so none is evidence
+        unproved.append(f"k = {_k_min(derivation)} and above: no proof for symbolic k")
     if not unproved:
         if derivation.k is not None:
             return Evidence.PROVED_FOR_K, f"exact, k = {derivation.k}, every index placement", None
