@@ -263,7 +263,7 @@ SIDES = {
     "held_sum_constraint": [D(lambda v: sm(v.s, 1, v.k), "s:c"), lambda v: 0],
     "logaddexp_swapped": [lambda v: log(exp(v.a) + exp(v.b)), lambda v: v.a + log(1 + exp(v.a - v.b))],
     "index_past_k": [lambda v: sm(lambda m: v.x(m + 1), 1, v.k), lambda v: sm(v.x, 2, v.k) + v.x(1)],
-    "peel_two_at_k1": [lambda v: sm(v.x, 3, v.k), lambda v: sm(v.x, 1, v.k) - v.x(1) - v.x(2)],
+    "peel_two_at_k1": [lambda v: sm(v.x, 3, v.k), lambda v: sm(v.x, 1, v.k) - sm(v.x, 1, 2)],
     "mixed_order_zero": [D(lambda v: v.L, "y:c", "s:c"), lambda v: 0],
     "concrete_k2_sigmoid_sign": [lambda v: v.s(1), lambda v: 1 / (1 + exp(v.z(1) - v.z(2)))],
     "onehot_last_class_tail_k1": [lambda v: sm(lambda m: v.y(m) * v.x(m), 2, v.k), lambda v: v.x(v.k)],
@@ -304,6 +304,10 @@ def _points(path: Path, count: int):
     low = k["min"] if isinstance(k, dict) else 1  # every k the file claims: k = 1 and k >= 7 too
     if case == "Ne(i, c)":
         low = max(low, 2)  # i != c has no placement at k = 1
+    # a step that names an entry such as x[7] speaks of k >= 7 only (docs: the pass policy)
+    named = [int(n) for n in re.findall(r"\b[a-z]\[(\d+)\]", "".join(
+        [chain["start"]] + [st["expr"] for st in chain["steps"]]))]
+    low = max([low] + named)
     for n in range(count):
         kk = k if isinstance(k, int) else max(low, (1, 2, 7, 8, 12)[n] if n < 5 else rng.randint(low, 13))
         yield V(rng, kk, case, onehot, simplex)

@@ -61,6 +61,9 @@ class Step:
     line: int | None = None  # line in the file where the step's text starts, if known
     # the reason as text and math alternating ("every ", y[j], " vanishes"); () = plain text
     reason_parts: tuple[str | sympy.Basic, ...] = ()
+    # an entry of a vector row written with a factor in front: the line the factor is on,
+    # blamed instead of the entry's own line when every entry of the row fails
+    factor_line: int | None = None
 
     def _repr_latex_(self) -> str | None:
         """Jupyter display: ``= expr`` and its reason (by ``symce.typeset``)."""
@@ -151,6 +154,8 @@ class Derivation:
     chains: tuple[Chain, ...] = ()  # in file order
     notation: Notation = Notation()  # printing choices
     k_min: int = 1  # the smallest k a symbolic k claims (symbols.k = { symbolic = true, min = 2 })
+    # what a reader of notes inferred, one line each (a case read from prose, entries checked)
+    notes: tuple[str, ...] = ()
 
     def _repr_latex_(self) -> str | None:
         """Jupyter display: every chain, in the file's notation (by ``symce.typeset``)."""

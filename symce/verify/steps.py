@@ -34,7 +34,7 @@ import mpmath
 import sympy
 
 from ..model.derivation import Case, Chain, Derivation, Step
-from .meaning import Meaning, Refused, is_zero, normal_form, sum_to_one
+from .meaning import Meaning, Refused, apply_case, is_zero, normal_form, sum_to_one
 from .probe import CERTIFY_BITS, STYLES as _STYLES, Point, Unevaluable, certify
 from .probe import draw as _draw, simplex_draw as _simplex_draw
 from .timelimit import run_limited
@@ -215,7 +215,7 @@ def verify_step(derivation: Derivation, lhs: sympy.Basic, rhs: sympy.Basic, case
         agreed += verdict == "agree"
         if verdict.startswith("doubt"):
             doubts.append(verdict)
-    if derivation.k is None and _proved_all_k(meaning, left, right):
+    if derivation.k is None and _proved_all_k(meaning, left, right, case):
         return Evidence.PROVED_ALL_K, f"exact, symbolic k >= {_k_min(derivation)}; {agreed} probes agreed", None
     if derivation.k is not None and inst.proved_at(derivation.k):
         return Evidence.PROVED_FOR_K, f"exact, k = {derivation.k}, every index placement", None
@@ -223,7 +223,7 @@ def verify_step(derivation: Derivation, lhs: sympy.Basic, rhs: sympy.Basic, case
     # at k not probed yet (a claim can vanish at every k of the first plan).
     agreed, doubts = 0, []
     if derivation.k is None:
-        points += inst.points(rng, [k for k in MORE_K + (rng.randint(12, 40),) if k >= _k_min(derivation)])
+        points += inst.points(rng, [k for k in MORE_K + (rng.randint(12, 40),) if k >= inst.least_k])
     for n, (k, placement, point) in enumerate(points):
         verdict = inst.compare(k, placement, point, precise=True, deep=n < DEEP_PROBES)
         if isinstance(verdict, Counterexample):
@@ -231,8 +231,7 @@ def verify_step(derivation: Derivation, lhs: sympy.Basic, rhs: sympy.Basic, case
         agreed += verdict == "agree"
         if verdict.startswith("doubt"):
             doubts.append(verdict)
-    ks = (derivation.k,) if derivation.k is not None else tuple(
-        k for k in SMALL_K if k >= _k_min(derivation))
+    ks = (derivation.k,) if derivation.k is not None else tuple(k for k in SMALL_K if k >= inst.least_k)
     unproved = []
     for k in ks:
         placements = inst.placements(k)
@@ -248,7 +247,7 @@ def verify_step(derivation: Derivation, lhs: sympy.Basic, rhs: sympy.Basic, case
                 unproved.append(_describe(k, placement))
     doubt = f"; {doubts[0][len('doubt: '):]}" if doubts else ""
     if not ks:  # min >= 7: no instance up to 6 is claimed, so none is evidence
-        unproved.append(f"k = {_k_min(derivation)} and above: no proof for symbolic k")
+        unproved.append(f"k = {inst.least_k} and above: no proof for symbolic k")
     if not unproved:
         if derivation.k is not None:
             return Evidence.PROVED_FOR_K, f"exact, k = {derivation.k}, every index placement", None
@@ -265,7 +264,7 @@ def _k_min(derivation: Derivation) -> int:
     return derivation.k_min
 
 
-def _proved_all_k(meaning: Meaning, left, right) -> bool:
+def _proved_all_k(meaning: Meaning, left, right, case: Case | None) -> bool:
     """Exact proof for every symbolic k >= the file's minimum.
 
     k >= m is written k = K + m - 1 with K a positive integer, so that SymPy's
@@ -276,8 +275,28 @@ def _proved_all_k(meaning: Meaning, left, right) -> bool:
     if m > 1:
         shifted = sympy.Dummy("K", integer=True, positive=True) + (m - 1)
         diff, k = diff.xreplace({k: shifted}), shifted
-    diff = normal_form(diff, k, meaning.indices)
+    diff = normal_form(diff, k, meaning.indices | shown_positions(left, right, k))
+    if case is not None:  # a sum's picked term can bring out a delta the case decides: KroneckerDelta(1, c)
+        diff = apply_case(diff, case.condition, meaning.indices)
     return is_zero(sum_to_one(diff, meaning.simplex_vectors(), k))
+
+
+def shown_positions(left, right, k) -> frozenset:
+    """Positions surely in 1..k wherever the step is defined: 1, k, and each literal entry index.
+
+    A step about ``z[2]`` speaks of k >= 2 only (a vector has k entries), so a sum over
+    1..k of ``KroneckerDelta(j, 2) * f(j)`` is ``f(2)`` there; ``k + 1`` is never added (an
+    index off by one must stay visible).
+
+    >>> z, k = sympy.IndexedBase("z"), sympy.Symbol("k")
+    >>> sorted(shown_positions(z[2] + z[k + 1], sympy.S.Zero, k), key=str)
+    [1, 2, k]
+    """
+    found = {sympy.Integer(1), k}
+    for side in (left, right):
+        for entry in side.atoms(sympy.Indexed):
+            found |= {x for x in entry.indices if x.is_Integer and x >= 1}
+    return frozenset(found)
 
 
 def _describe(k: int, placement: dict) -> str:
@@ -301,6 +320,10 @@ class _Instances:
         self.scalars = [o for o in symbols.values() if isinstance(o, sympy.Symbol)
                         and o not in meaning.indices and o is not meaning.k and o in used]
         self.used = {x.base for side in (left, right) for x in side.atoms(sympy.Indexed)}
+        # A step that names z[2] speaks of k >= 2 only (see shown_positions): no probe below.
+        literal = [int(x) for e in left.atoms(sympy.Indexed) | right.atoms(sympy.Indexed)
+                   for x in e.indices if x.is_Integer and x >= 1]
+        self.least_k = max([meaning.derivation.k_min] + literal)
         numbers = {abs(x) for x in (left - right).atoms(sympy.Rational) if abs(x) not in (0, 1)}
         self.landmarks = [mpmath.mpf(x.p) / x.q for x in sorted(numbers)][:16]
 
@@ -329,7 +352,8 @@ class _Instances:
         plan = []
         derivation = self.meaning.derivation
         if ks is None:
-            ks = (derivation.k,) if derivation.k is not None else [k for k in PROBE_K if k >= _k_min(derivation)]
+            ks = (derivation.k,) if derivation.k is not None else sorted(
+                {k for k in PROBE_K if k >= self.least_k} | {self.least_k})
         for k in ks:
             placements = self.placements(k) or []
             if len(placements) > PROBES_PER_K:
