@@ -21,7 +21,7 @@ from pathlib import Path
 from symce.read.toml import load_derivation
 from symce.verify.meaning import Meaning
 from symce.verify.probe import Unevaluable
-from symce.verify.steps import DIGITS, _Instances
+from symce.verify.instances import DIGITS, _Instances
 
 ROOT = Path(__file__).resolve().parents[1]
 
