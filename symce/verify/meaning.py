@@ -291,7 +291,7 @@ def _split_sum(f, j, low, high, k, in_range) -> sympy.Basic:
         if not inside:
             count = high - low + 1
             # A sum whose range may run backwards is left alone: symce reads such a range as
-            # empty (as the probes and the k = 2..6 instances do), SymPy's Karr convention
+            # empty (as the probes and the k <= 6 instances do), SymPy's Karr convention
             # as a negative count; (3, k) gives k - 2 terms only where k >= 2.
             total.append(sympy.Mul(*outside) * count if count.is_nonnegative
                          else Sum(sympy.Mul(*outside), (j, low, high)))
