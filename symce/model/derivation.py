@@ -165,6 +165,7 @@ class Derivation:
     chains: tuple[Chain, ...] = ()  # in file order
     notation: Notation = Notation()  # printing choices
     export: ExportSpec | None = None  # the [export] table, if the file has one
+    k_min: int = 1  # the smallest k a symbolic k claims (symbols.k = { symbolic = true, min = 2 })
     # what a reader of notes inferred, one line each (a case read from prose, entries checked)
     notes: tuple[str, ...] = ()
 
