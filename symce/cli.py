@@ -269,32 +269,45 @@ def _run_latex(args) -> int:
 # --- export (issue 5) -------------------------------------------------------
 
 def _add_export(sub) -> None:
-    from .export import BACKENDS, EXPORT_ASSUMPTIONS
-    from .model.catalogue import IDENTITIES
+    from .export import BACKENDS
+    from .model.catalogue import EXPORTS
 
-    p = sub.add_parser("export", help="write a numeric module for loss and gradient",
-                       description="Write a standalone module with loss(z, y) and grad(z, y), "
-                                   "printed from the proved stable forms.")
-    # argparse lists the known names when a choice is unknown, and exits 2.
-    p.add_argument("identity", choices=IDENTITIES, help="the identity to export")
+    p = sub.add_parser("export", help="write a numeric module for a proved loss and its gradient",
+                       description="Write a standalone module with loss, grad and loss_and_grad, after "
+                                   "checking the derivations its formulas come from. NAME is one of "
+                                   f"{', '.join(EXPORTS)}, or a derivation file with an [export] table.")
+    p.add_argument("name", metavar="NAME", help=f"{', '.join(EXPORTS)}, or a derivation file (TOML)")
+    # argparse lists the known backends when a choice is unknown, and exits 2.
     p.add_argument("--backend", choices=BACKENDS, default="numpy", help="array library (default: numpy)")
-    p.add_argument("--assume", choices=EXPORT_ASSUMPTIONS, default="simplex",
-                   help="assumption on y: simplex exports s - y, none exports s * sum(y) - y (default: simplex)")
     p.add_argument("-o", "--output", metavar="FILE", help="write here (atomically) instead of stdout")
     p.set_defaults(run=_run_export)
 
 
 def _run_export(args) -> int:
-    from .export.codegen import export_source
+    import os
+
+    from .errors import UsageError
+    from .model.catalogue import EXPORTS
     from .output import output_target, write_output
 
     target = None if args.output is None else output_target(args.output)
-    source = export_source(args.identity, backend=args.backend, assume=args.assume)
+    if args.name in EXPORTS:
+        from .export.losses import named_source
+
+        source = named_source(args.name, args.backend)
+    elif args.name.endswith(".toml") or os.path.sep in args.name or os.path.exists(args.name):
+        from .export.user import user_source
+        from .read.toml import load_derivation
+
+        source = user_source(load_derivation(args.name), args.backend)
+    else:
+        raise UsageError(f"unknown loss {args.name!r}; known: {', '.join(EXPORTS)} "
+                         "(or a derivation file with an [export] table)")
     if target is None:
         sys.stdout.write(source)
         return EXIT_OK
     write_output(args.output, target, source)
-    print(f"symce: wrote {args.output} ({args.identity}, {args.backend}, assume {args.assume})", file=sys.stderr)
+    print(f"symce: wrote {args.output} ({args.name}, {args.backend})", file=sys.stderr)
     return EXIT_OK
 
 

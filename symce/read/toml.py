@@ -40,13 +40,14 @@ import sympy
 from ..model.derivation import Assumption, Case, Chain, Definition, Derivation, Notation, Step, free_indices, whole_vector
 from ..errors import DerivationFormatError, UnsafeExpressionError
 from .expr import FUNCTIONS, RELATIONS, quoted, read_expression, read_prose
+from .export_table import export_table
 
 MAX_FILE_BYTES = 1_000_000  # a derivation is a few KB; a megabyte is already absurd
 MAX_STEPS = 500  # over all chains
 DERIVATION_SUFFIXES = (".toml", ".md", ".markdown", ".tex")  # what a folder given to check holds
 
 _TOP = {"title": str, "symbols": dict, "definitions": dict, "assumptions": list,
-        "cases": dict, "chains": list, "notation": dict}
+        "cases": dict, "chains": list, "notation": dict, "export": dict}
 _TOP_REQUIRED = ("title", "symbols", "chains")
 _SYMBOLS = {"k": (int, str, dict), "indices": list, "vectors": dict, "scalars": dict}
 _CHAIN = {"name": str, "title": str, "case": str, "vector": str, "start": str, "steps": list}
@@ -216,6 +217,7 @@ class _Loader:
             cases=cases,
             chains=chains,
             notation=self.notation(data.get("notation", {})),
+            export=export_table(self, data["export"], chains, definitions) if "export" in data else None,
         )
 
     def declare(self, name: str, where: str, obj: sympy.Basic) -> None:
