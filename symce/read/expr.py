@@ -27,6 +27,7 @@ from fractions import Fraction
 import sympy
 
 from ..errors import DerivationFormatError, UnsafeExpressionError
+from .bounds import Reach
 
 MAX_EXPRESSION_CHARS = 4000  # one expression; the reference's longest is ~150
 MAX_NODES = 600  # ast nodes per expression
@@ -219,11 +220,12 @@ class _Builder:
     """One pass over a size-checked tree; each accepted node kind has one method."""
 
     def __init__(self, names: Mapping[str, sympy.Basic], where: str, relations: bool,
-                 whole_vectors: bool = False):
+                 whole_vectors: bool = False, reach: Reach | None = None):
         self.names = names
         self.where = where
         self.relations = relations
         self.whole_vectors = whole_vectors
+        self.reach = reach if reach is not None else Reach()
 
     def refuse(self, what: str) -> UnsafeExpressionError:
         return UnsafeExpressionError(f"{self.where}: {what} is not allowed")
@@ -241,7 +243,11 @@ class _Builder:
                 raise self.refuse(f"attribute access ('.{node.attr}')")
             what = _REFUSED.get(type(node), f"syntax {type(node).__name__!r}")
             raise self.refuse(what)
-        return method(node)
+        expr = method(node)
+        # Sized before anything asks SymPy about it: an assumption query or an evaluating
+        # constructor on the next node up may compute what this one can reach.
+        self.reach.check(expr, self.where)
+        return expr
 
     # --- leaves -------------------------------------------------------------
 
@@ -438,7 +444,8 @@ class _Builder:
         # folded to 0 as it was read. The body gets a variable that is an integer only
         # (same name, other assumptions: a different symbol, printed as the author wrote it).
         dummy = sympy.Symbol(var.name, integer=True)
-        inner = _Builder({**self.names, var.name: dummy}, self.where, self.relations, self.whole_vectors)
+        inner = _Builder({**self.names, var.name: dummy}, self.where, self.relations, self.whole_vectors,
+                         self.reach.inner(dummy, low, high))
         return sympy.Sum(inner.build(args[0]), (dummy, low, high))
 
     def _call_Derivative(self, args):

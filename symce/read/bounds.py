@@ -1,0 +1,239 @@
+"""How large the exact numbers an expression can make may get, read off its tree alone.
+
+A 44-character text such as ``((((10**29*z[i])**64)**64)**64)**64`` is small, yet
+SymPy computes ``10**(29*64**4)`` the moment anything evaluates it: an assumption
+query (``is_zero`` asks ``Pow._eval_is_rational``, which builds the power), a
+constructor that evaluates (``KroneckerDelta`` forms ``a - b``), the loader putting
+an index to 1..k, the typesetter's row vector. None of those may run on a text
+until it is known to be cheap, and no SymPy call can tell that without doing the
+work. So the reader sizes every node it builds *before* anything looks at it, by
+rules on the tree (SymPy issue 21897 is the same hazard in ``sympify``):
+
+- a number has the bits it is written with; an index or ``k`` has ``INDEX_BITS``
+  (values up to 50) since the checker and the typesetter put numbers in for them;
+  a real symbol or a vector entry is never given an exact value, so it has none;
+- a product adds bits and degrees; a sum of fractions adds the denominators;
+- ``b**n`` multiplies by ``|n|``, and a symbolic exponent by the largest value it
+  can take (``2**bits``), which is how nesting compounds;
+- ``exp(c*log(u))`` is ``u**c`` to SymPy, so ``exp`` multiplies the log's size by
+  its coefficient; a ``Sum`` multiplies by the number of its terms, a
+  ``Derivative`` by the degree per differentiation.
+
+The bounds are over-estimates (never under), and loose enough for every
+derivation a person writes: the softmax files stay below 100 bits.
+
+>>> import sympy
+>>> z = sympy.IndexedBase("z", real=True)
+>>> i = sympy.Symbol("i", integer=True, positive=True)
+>>> tower = sympy.Pow(sympy.Mul(10**29, z[i], evaluate=False), 64, evaluate=False)
+>>> Reach().of(tower).num
+6208
+>>> Reach().check(sympy.Pow(tower, 64, evaluate=False), "f.toml, step 1")
+Traceback (most recent call last):
+...
+symce.errors.UnsafeExpressionError: f.toml, step 1: expression could make numbers of about 397312 bits once evaluated (at most 8192; a power of a power multiplies the exponents)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import sympy
+
+from ..errors import UnsafeExpressionError
+
+MAX_REACH_BITS = 1 << 13  # size of any exact number evaluating an expression could make (printable:
+# 2467 digits, under the 4300 that Python converts to text by default)
+MAX_DEGREE = 1 << 16  # degree of a power of symbols, exponents multiplied through nesting
+INDEX_BITS = 6  # an index or k is put to values in 1..50 (a file's k is at most 50)
+_HUGE = 1 << 80  # saturation: every bound is kept below this, so no bound itself grows large
+
+
+def _cap(n: int) -> int:
+    return min(n, _HUGE)
+
+
+def _pow2(bits: int) -> int:
+    """2**bits, saturated: the largest value a number of ``bits`` bits can have."""
+    return _HUGE if bits >= 80 else 1 << bits
+
+
+@dataclass(frozen=True)
+class Size:
+    """Bounds on what evaluating (and expanding) one expression can make."""
+
+    num: int = 0  # bits of any numerator
+    den: int = 0  # bits of any denominator
+    degree: int = 0  # total degree in the symbols
+    log_bits: int = 0  # bits of u**c that exp(c*log(u)) would make, c the coefficient met so far
+    log_degree: int = 0  # degree of that u**c
+
+    @property
+    def bits(self) -> int:
+        return max(self.num, self.den)
+
+    def scaled(self, factor: int) -> Size:
+        """Raised to a power of at most ``factor`` (either sign)."""
+        bits = _cap(self.bits * factor)
+        return Size(bits, bits, _cap(self.degree * factor), _cap(self.log_bits * factor),
+                    _cap(self.log_degree * factor))
+
+
+_LEAF = Size()
+
+
+class Reach:
+    """Sizes of expressions under one assignment of bits to the integer symbols (memoised).
+
+    ``env`` gives the bits of a summation variable (those of its limits); any other
+    integer symbol has ``INDEX_BITS``.
+    """
+
+    def __init__(self, env: dict | None = None):
+        self.env = env or {}
+        self.memo: dict[sympy.Basic, Size] = {}
+
+    def inner(self, var: sympy.Symbol, low: sympy.Basic, high: sympy.Basic) -> Reach:
+        """The reach inside ``Sum(..., (var, low, high))``: ``var`` is as large as its limits."""
+        return Reach({**self.env, var: max(self.of(low).num, self.of(high).num, 1)})
+
+    def check(self, expr: sympy.Basic, where: str) -> None:
+        """Refuse ``expr`` when evaluating it could make a number or a degree beyond the caps."""
+        size = self.of(expr)
+        bits = max(size.bits, size.log_bits)
+        if bits > MAX_REACH_BITS:
+            about = f"about {bits}" if bits < 10**9 else "over 10**9"
+            raise UnsafeExpressionError(
+                f"{where}: expression could make numbers of {about} bits once evaluated (at most "
+                f"{MAX_REACH_BITS}; a power of a power multiplies the exponents)")
+        degree = max(size.degree, size.log_degree)
+        if degree > MAX_DEGREE:
+            about = f"up to {degree}" if degree < 10**9 else "over 10**9"
+            raise UnsafeExpressionError(
+                f"{where}: expression has degree {about} once evaluated (at most {MAX_DEGREE}; a power "
+                f"of a power multiplies the exponents)")
+
+    def of(self, e: sympy.Basic) -> Size:
+        size = self.memo.get(e)
+        if size is None:
+            size = self.memo[e] = self._size(e)
+        return size
+
+    def _size(self, e: sympy.Basic) -> Size:  # noqa: C901 - one branch per node kind, flat on purpose
+        if e.is_Integer:
+            return Size(num=abs(int(e)).bit_length())
+        if e.is_Rational:
+            return Size(num=abs(e.p).bit_length(), den=e.q.bit_length())
+        if isinstance(e, sympy.Symbol):
+            bits = self.env.get(e, INDEX_BITS if e.is_integer else 0)
+            return Size(num=bits, degree=1)
+        if isinstance(e, sympy.Indexed):
+            return Size(degree=1)  # an entry's value is never exact; its index is sized where built
+        args = [self.of(a) for a in e.args]
+        if isinstance(e, sympy.Mul):
+            return self._product(args, [_magnitude(a, s) for a, s in zip(e.args, args)])
+        if isinstance(e, sympy.Add):
+            return self._sum(args)
+        if isinstance(e, sympy.Pow):
+            return self._power(args[0], e.exp)
+        if isinstance(e, sympy.exp):
+            (a,) = args
+            return Size(a.log_bits, a.log_bits, a.log_degree, a.log_bits, a.log_degree)
+        if isinstance(e, sympy.log):
+            (a,) = args  # log(u**n) expands to n*log(u), log(8) to 3*log(2): small coefficients
+            bits = max(a.bits, a.degree, 1).bit_length()
+            return Size(bits, 0, 1, max(a.bits, a.log_bits), max(a.degree, a.log_degree, 1))
+        if isinstance(e, sympy.Sum):
+            return self._summation(e)
+        if isinstance(e, sympy.Derivative):
+            return self._derivative(args[0], sum(int(n) for _, n in e.variable_count))
+        # KroneckerDelta, Eq, Ne and anything else: no larger than its arguments.
+        return Size(*(max((getattr(a, f) for a in args), default=0)
+                      for f in ("num", "den", "degree", "log_bits", "log_degree")))
+
+    @staticmethod
+    def _product(args: list[Size], magnitudes: list[int]) -> Size:
+        num, den = sum(a.num for a in args), sum(a.den for a in args)
+        log_bits = log_degree = 0
+        for n, a in enumerate(args):
+            if a.log_bits or a.log_degree:  # the other factors are the log's coefficient
+                coefficient = 1
+                for m, magnitude in enumerate(magnitudes):
+                    coefficient = coefficient if m == n else _cap(coefficient * magnitude)
+                log_bits = max(log_bits, _cap(a.log_bits * coefficient))
+                log_degree = max(log_degree, _cap(a.log_degree * coefficient))
+        return Size(_cap(num), _cap(den), _cap(sum(a.degree for a in args)), log_bits, log_degree)
+
+    @staticmethod
+    def _sum(args: list[Size]) -> Size:
+        den = sum(a.den for a in args)  # a/b + c/d = (ad + cb)/(bd)
+        num = max(a.num + den - a.den for a in args) + len(args).bit_length()
+        return Size(_cap(num), _cap(den), max(a.degree for a in args),
+                    max(a.log_bits for a in args), max(a.log_degree for a in args))
+
+    def _power(self, base: Size, exponent: sympy.Basic) -> Size:
+        if exponent.is_Rational:
+            p, q = abs(exponent.p), exponent.q
+            # b**(p/q) = b**n * b**(r/q): an integer power and a root, at most as large as b.
+            return base.scaled(p if q == 1 else p // q + 1)
+        size = self.of(exponent)
+        scaled = base.scaled(self._largest(exponent))
+        return Size(max(scaled.num, size.num), max(scaled.den, size.num), scaled.degree,
+                    max(scaled.log_bits, size.log_bits), max(scaled.log_degree, size.log_degree))
+
+    def _largest(self, e: sympy.Basic) -> int:
+        """A bound on ``|e|`` once its integer symbols have values: 32*i is at most 32*63."""
+        if e.is_Rational:
+            return _cap(-(-abs(e.p) // e.q))
+        if isinstance(e, sympy.Add):
+            return _cap(sum(self._largest(a) for a in e.args))
+        if isinstance(e, sympy.Mul):
+            out = 1
+            for a in e.args:
+                out = _cap(out * self._largest(a))
+            return out
+        if isinstance(e, sympy.Pow) and e.exp.is_Integer and 0 <= e.exp <= 64:
+            return _cap(self._largest(e.base) ** int(e.exp)) if self._largest(e.base) < 1 << 16 else _HUGE
+        return _pow2(self.of(e).num) - 1  # a number of num bits is below 2**num
+
+    def _summation(self, e: sympy.Sum) -> Size:
+        reach, terms_bits = self, 0
+        for var, low, high in e.limits:
+            reach = reach.inner(var, low, high)
+            # high - low + 1 terms: at most high when low is a positive number (1..k)
+            terms_bits += reach.env[var] + (0 if low.is_Integer and low > 0 else 1)
+        body = reach.of(e.function)
+        bits = body.bits + terms_bits  # as many terms as that, each no larger than the body
+        if any(_valued(e.function, var) for var, *_ in e.limits):
+            # A closed form (Faulhaber's) of a degree-d body is a polynomial of degree d + 1
+            # in the limits, with Bernoulli-number coefficients of about d*log(d) bits.
+            bits += (body.degree + 2) * (terms_bits + body.degree.bit_length() + 1)
+        bits = _cap(bits)
+        factor = _pow2(terms_bits)
+        return Size(bits, bits, _cap(body.degree + len(e.limits)), _cap(body.log_bits * factor),
+                    _cap(body.log_degree * factor))
+
+    @staticmethod
+    def _derivative(body: Size, times: int) -> Size:
+        # Each differentiation multiplies by an exponent (at most the degree) or by an inner
+        # coefficient (at most the body's bits), and divides by a log's argument.
+        step = max(body.degree.bit_length(), body.bits, 1)
+        bits = _cap(body.bits + times * step)
+        return Size(bits, bits, _cap(body.degree + times), body.log_bits, body.log_degree)
+
+
+
+def _valued(expr: sympy.Basic, var: sympy.Symbol) -> bool:
+    """Whether ``var`` occurs as a number in ``expr``, not only as an index (``y[j]``, a delta)."""
+    if expr == var:
+        return True
+    if isinstance(expr, (sympy.Indexed, sympy.KroneckerDelta)):
+        return False
+    return any(_valued(a, var) for a in expr.args)
+
+
+def _magnitude(expr: sympy.Basic, size: Size) -> int:
+    """A bound on ``|expr|`` as an exact number: its value for a number, else from its bits."""
+    if expr.is_Rational:
+        return _cap(-(-abs(expr.p) // expr.q))
+    return _pow2(size.num)
