@@ -67,6 +67,7 @@ class Size:
     degree: int = 0  # total degree in the symbols
     log_bits: int = 0  # bits of u**c that exp(c*log(u)) would make, c the coefficient met so far
     log_degree: int = 0  # degree of that u**c
+    exact: bool = True  # may become a number once indices have values (no vector entry, no real symbol)
 
     @property
     def bits(self) -> int:
@@ -76,7 +77,7 @@ class Size:
         """Raised to a power of at most ``factor`` (either sign)."""
         bits = _cap(self.bits * factor)
         return Size(bits, bits, _cap(self.degree * factor), _cap(self.log_bits * factor),
-                    _cap(self.log_degree * factor))
+                    _cap(self.log_degree * factor), self.exact)
 
 
 _LEAF = Size()
@@ -125,10 +126,11 @@ class Reach:
         if e.is_Rational:
             return Size(num=abs(e.p).bit_length(), den=e.q.bit_length())
         if isinstance(e, sympy.Symbol):
-            bits = self.env.get(e, INDEX_BITS if e.is_integer else 0)
-            return Size(num=bits, degree=1)
+            if e.is_integer:
+                return Size(num=self.env.get(e, INDEX_BITS), degree=1)
+            return Size(degree=1, exact=False)
         if isinstance(e, sympy.Indexed):
-            return Size(degree=1)  # an entry's value is never exact; its index is sized where built
+            return Size(degree=1, exact=False)  # never given an exact value; its index is sized where built
         args = [self.of(a) for a in e.args]
         if isinstance(e, sympy.Mul):
             return self._product(args, [_magnitude(a, s) for a, s in zip(e.args, args)])
@@ -138,48 +140,56 @@ class Reach:
             return self._power(args[0], e.exp)
         if isinstance(e, sympy.exp):
             (a,) = args
-            return Size(a.log_bits, a.log_bits, a.log_degree, a.log_bits, a.log_degree)
+            return Size(a.log_bits, a.log_bits, a.log_degree, a.log_bits, a.log_degree, a.exact)
         if isinstance(e, sympy.log):
             (a,) = args  # log(u**n) expands to n*log(u), log(8) to 3*log(2): small coefficients
             bits = max(a.bits, a.degree, 1).bit_length()
-            return Size(bits, 0, 1, max(a.bits, a.log_bits), max(a.degree, a.log_degree, 1))
+            return Size(bits, 0, 1, max(a.bits, a.log_bits), max(a.degree, a.log_degree, 1), a.exact)
         if isinstance(e, sympy.Sum):
             return self._summation(e)
         if isinstance(e, sympy.Derivative):
             return self._derivative(args[0], sum(int(n) for _, n in e.variable_count))
         # KroneckerDelta, Eq, Ne and anything else: no larger than its arguments.
         return Size(*(max((getattr(a, f) for a in args), default=0)
-                      for f in ("num", "den", "degree", "log_bits", "log_degree")))
+                      for f in ("num", "den", "degree", "log_bits", "log_degree")),
+                    exact=isinstance(e, sympy.KroneckerDelta) or all(a.exact for a in args))
 
     @staticmethod
     def _product(args: list[Size], magnitudes: list[int]) -> Size:
         num, den = sum(a.num for a in args), sum(a.den for a in args)
         log_bits = log_degree = 0
         for n, a in enumerate(args):
-            if a.log_bits or a.log_degree:  # the other factors are the log's coefficient
+            # exp(c*log(u)) is u**c when the other factors c become a number; with a
+            # vector entry or a real symbol among them, exp stays as written.
+            if (a.log_bits or a.log_degree) and all(b.exact for m, b in enumerate(args) if m != n):
                 coefficient = 1
                 for m, magnitude in enumerate(magnitudes):
                     coefficient = coefficient if m == n else _cap(coefficient * magnitude)
                 log_bits = max(log_bits, _cap(a.log_bits * coefficient))
                 log_degree = max(log_degree, _cap(a.log_degree * coefficient))
-        return Size(_cap(num), _cap(den), _cap(sum(a.degree for a in args)), log_bits, log_degree)
+        return Size(_cap(num), _cap(den), _cap(sum(a.degree for a in args)), log_bits, log_degree,
+                    all(a.exact for a in args))
 
     @staticmethod
     def _sum(args: list[Size]) -> Size:
         den = sum(a.den for a in args)  # a/b + c/d = (ad + cb)/(bd)
         num = max(a.num + den - a.den for a in args) + len(args).bit_length()
         return Size(_cap(num), _cap(den), max(a.degree for a in args),
-                    max(a.log_bits for a in args), max(a.log_degree for a in args))
+                    max(a.log_bits for a in args), max(a.log_degree for a in args), all(a.exact for a in args))
 
     def _power(self, base: Size, exponent: sympy.Basic) -> Size:
         if exponent.is_Rational:
             p, q = abs(exponent.p), exponent.q
             # b**(p/q) = b**n * b**(r/q): an integer power and a root, at most as large as b.
-            return base.scaled(p if q == 1 else p // q + 1)
+            scaled = base.scaled(p if q == 1 else p // q + 1)
+            if exponent == 1:
+                return scaled
+            return Size(scaled.num, scaled.den, scaled.degree, exact=scaled.exact)  # log(u)**2 is no log
         size = self.of(exponent)
         scaled = base.scaled(self._largest(exponent))
         return Size(max(scaled.num, size.num), max(scaled.den, size.num), scaled.degree,
-                    max(scaled.log_bits, size.log_bits), max(scaled.log_degree, size.log_degree))
+                    max(base.log_bits, size.log_bits), max(base.log_degree, size.log_degree),
+                    base.exact and size.exact)
 
     def _largest(self, e: sympy.Basic) -> int:
         """A bound on ``|e|`` once its integer symbols have values: 32*i is at most 32*63."""
@@ -211,7 +221,7 @@ class Reach:
         bits = _cap(bits)
         factor = _pow2(terms_bits)
         return Size(bits, bits, _cap(body.degree + len(e.limits)), _cap(body.log_bits * factor),
-                    _cap(body.log_degree * factor))
+                    _cap(body.log_degree * factor), body.exact)
 
     @staticmethod
     def _derivative(body: Size, times: int) -> Size:
@@ -219,7 +229,7 @@ class Reach:
         # coefficient (at most the body's bits), and divides by a log's argument.
         step = max(body.degree.bit_length(), body.bits, 1)
         bits = _cap(body.bits + times * step)
-        return Size(bits, bits, _cap(body.degree + times), body.log_bits, body.log_degree)
+        return Size(bits, bits, _cap(body.degree + times), body.log_bits, body.log_degree, body.exact)
 
 
 

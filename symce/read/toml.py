@@ -115,6 +115,8 @@ def loads_derivation(text: str, *, path: str = "<string>") -> Derivation:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise DerivationFormatError(f"{path}: not valid TOML: {exc}") from None
+    except RecursionError:  # tomllib reads nested arrays and tables recursively
+        raise DerivationFormatError(f"{path}: not valid TOML: arrays or tables nested too deeply") from None
     return _Loader(path, text).derivation(data)
 
 

@@ -30,7 +30,7 @@ import sympy
 from ..model.derivation import Case, Chain, Derivation, Step
 from .meaning import Meaning, is_zero, normal_form, sum_to_one
 from .probe import Point, Unevaluable
-from .timelimit import run_limited
+from .timelimit import DEFAULT_MEMORY_MB, run_limited
 
 SMALL_K = (2, 3, 4, 5, 6)  # instances tried when symbolic k is undecided
 PROBE_K = (2, 3, 5)  # class counts probed numerically
@@ -126,11 +126,13 @@ class Report:
         return next((r for r in self.steps if not r.passes(allow_numeric, all_k)), None)
 
 
-def check(derivation: Derivation, *, timeout: float = 10.0, parallel: int | None = None) -> Report:
+def check(derivation: Derivation, *, timeout: float = 10.0, parallel: int | None = None,
+          memory_mb: float | None = DEFAULT_MEMORY_MB) -> Report:
     """Verify every step of ``derivation``; each step gets at most ``timeout`` seconds.
 
     Steps run in forked worker processes (``parallel`` at a time, default: the number
-    of CPUs, at most 4) and are killed at their deadline; a killed step is UNVERIFIED.
+    of CPUs, at most 4) and are killed at their deadline; a killed step is UNVERIFIED, and
+    so is one that needs more than ``memory_mb`` megabytes.
 
     >>> from symce.read.toml import loads_derivation
     >>> d = loads_derivation('''
@@ -157,7 +159,7 @@ def check(derivation: Derivation, *, timeout: float = 10.0, parallel: int | None
             work.append((chain, n, previous, step))
             previous = step.expr
     jobs = [partial(_timed, derivation, chain, n, lhs, step) for chain, n, lhs, step in work]
-    outcomes = run_limited(jobs, timeout=timeout, parallel=parallel)
+    outcomes = run_limited(jobs, timeout=timeout, parallel=parallel, memory_mb=memory_mb)
     results = []
     for (chain, n, _, step), (status, value) in zip(work, outcomes):
         if status == "ok":
