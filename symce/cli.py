@@ -239,7 +239,7 @@ def _run_latex(args) -> int:
     from .verify.steps import check
 
     check_options(args.format, args.standalone)  # refuse bad options before the slow check
-    target = None if args.output is None else output_target(args.output)
+    target = None if args.output is None else output_target(args.output, reads=[args.path])
     report = check(load_derivation(args.path))  # checked once; the renderer reads this report
     # A step that did not pass raises UnverifiedStepError, a ProofError: main() exits 1.
     text = render(report, format=args.format, standalone=args.standalone,
