@@ -176,17 +176,17 @@ def _run_check(args) -> int:
         print(json.dumps(doc, indent=2))
         return EXIT_OK if passed else EXIT_FAILED
     for report in reports:
-        print(f"{report.derivation.path}: {report.derivation.title}")
+        print(_shown(f"{report.derivation.path}: {report.derivation.title}"))
         for r in report.steps:
-            print(f"  {'ok  ' if r.passes(**rule) else 'FAIL'} {r.chain} step {r.index}: {r.evidence.value}"
-                  f" ({r.seconds:.2f} s) -- {r.reason}")
+            print(_shown(f"  {'ok  ' if r.passes(**rule) else 'FAIL'} {r.chain} step {r.index}: {r.evidence.value}"
+                         f" ({r.seconds:.2f} s) -- {' '.join(r.reason.split())}"))
     for report in reports:
         bad = report.first_failure(**rule)
         if bad is None:
             continue
         line = report.line_of(bad)
         at = f"{report.derivation.path}, chain {bad.chain!r}, step {bad.index}" + (f" (line {line})" if line else "")
-        print(f"first failing step: {at}: {bad.evidence.value}" + (f" ({bad.detail})" if bad.detail else ""))
+        print(_shown(f"first failing step: {at}: {bad.evidence.value}" + (f" ({bad.detail})" if bad.detail else "")))
         if bad.counterexample is not None:
             cx = bad.counterexample
             print("  counterexample: " + ", ".join(f"{k} = {v}" for k, v in cx.values.items()))
@@ -321,10 +321,20 @@ def _on_signals() -> dict:
     return previous
 
 
+def _shown(text: str) -> str:
+    r"""``text`` on one line and inert on a terminal: a newline, an escape sequence or a
+    bidirectional override (in a file name, say) is shown as its Python escape.
+
+    >>> _shown("bad\nname\x1b[31m.toml")
+    'bad\\nname\\x1b[31m.toml'
+    """
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
+
+
 def _say(message: str) -> None:
     """One line on stderr; a stderr that is gone must not turn a verdict into a traceback."""
     try:
-        print(message, file=sys.stderr, flush=True)
+        print(_shown(message), file=sys.stderr, flush=True)
     except (OSError, ValueError, AttributeError):
         pass
 

@@ -40,6 +40,7 @@ import sympy
 from ..model.derivation import Assumption, Case, Chain, Definition, Derivation, Notation, Step, free_indices, whole_vector
 from ..errors import DerivationFormatError, UnsafeExpressionError
 from .expr import FUNCTIONS, RELATIONS, quoted, read_expression, read_prose
+from .text import check_text
 
 MAX_FILE_BYTES = 1_000_000  # a derivation is a few KB; a megabyte is already absurd
 MAX_STEPS = 500  # over all chains
@@ -187,12 +188,14 @@ class _Loader:
 
     def prose(self, text: str, where: str) -> tuple:
         """A reason or title: text with math between backticks, read like any expression."""
+        check_text(text, f"{self.path}, {where}")  # typeset by --standalone, shown on terminals
         return read_prose(text, self.names, where=f"{self.path}, {where}")
 
     # --- sections -----------------------------------------------------------
 
     def derivation(self, data: dict) -> Derivation:
         self.table(data, "", _TOP, _TOP_REQUIRED)
+        check_text(data["title"], f"{self.path}, title")
         self.symbols(data["symbols"])
         definitions = self.definitions(data.get("definitions", {}))
         assumptions = self.assumptions(data.get("assumptions", []))
@@ -398,6 +401,7 @@ class _Loader:
             name = chain["name"]
             if not name.strip():
                 raise self.error(f"{where}.name", f"expected a name, found {name!r}")
+            check_text(name, f"{self.path}, {where}.name")
             where = f"chain {name!r}"
             if name in seen:
                 raise self.error(where, "chain name used twice")
