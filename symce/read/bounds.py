@@ -68,6 +68,7 @@ class Size:
     log_bits: int = 0  # bits of u**c that exp(c*log(u)) would make, c the coefficient met so far
     log_degree: int = 0  # degree of that u**c
     exact: bool = True  # may become a number once indices have values (no vector entry, no real symbol)
+    values: frozenset = frozenset()  # integer symbols that occur as numbers, not only as indices
 
     @property
     def bits(self) -> int:
@@ -77,7 +78,7 @@ class Size:
         """Raised to a power of at most ``factor`` (either sign)."""
         bits = _cap(self.bits * factor)
         return Size(bits, bits, _cap(self.degree * factor), _cap(self.log_bits * factor),
-                    _cap(self.log_degree * factor), self.exact)
+                    _cap(self.log_degree * factor), self.exact, self.values)
 
 
 _LEAF = Size()
@@ -93,10 +94,14 @@ class Reach:
     def __init__(self, env: dict | None = None):
         self.env = env or {}
         self.memo: dict[sympy.Basic, Size] = {}
+        self.inside: dict[tuple, Reach] = {}  # the reaches of summation bodies, each made once
 
     def inner(self, var: sympy.Symbol, low: sympy.Basic, high: sympy.Basic) -> Reach:
         """The reach inside ``Sum(..., (var, low, high))``: ``var`` is as large as its limits."""
-        return Reach({**self.env, var: max(self.of(low).num, self.of(high).num, 1)})
+        key = (var, max(self.of(low).num, self.of(high).num, 1))
+        if key not in self.inside:
+            self.inside[key] = Reach({**self.env, var: key[1]})
+        return self.inside[key]
 
     def check(self, expr: sympy.Basic, where: str) -> None:
         """Refuse ``expr`` when evaluating it could make a number or a degree beyond the caps."""
@@ -127,7 +132,7 @@ class Reach:
             return Size(num=abs(e.p).bit_length(), den=e.q.bit_length())
         if isinstance(e, sympy.Symbol):
             if e.is_integer:
-                return Size(num=self.env.get(e, INDEX_BITS), degree=1)
+                return Size(num=self.env.get(e, INDEX_BITS), degree=1, values=frozenset((e,)))
             return Size(degree=1, exact=False)
         if isinstance(e, sympy.Indexed):
             return Size(degree=1, exact=False)  # never given an exact value; its index is sized where built
@@ -140,19 +145,22 @@ class Reach:
             return self._power(args[0], e.exp)
         if isinstance(e, sympy.exp):
             (a,) = args
-            return Size(a.log_bits, a.log_bits, a.log_degree, a.log_bits, a.log_degree, a.exact)
+            return Size(a.log_bits, a.log_bits, a.log_degree, a.log_bits, a.log_degree, a.exact, a.values)
         if isinstance(e, sympy.log):
             (a,) = args  # log(u**n) expands to n*log(u), log(8) to 3*log(2): small coefficients
             bits = max(a.bits, a.degree, 1).bit_length()
-            return Size(bits, 0, 1, max(a.bits, a.log_bits), max(a.degree, a.log_degree, 1), a.exact)
+            return Size(bits, 0, 1, max(a.bits, a.log_bits), max(a.degree, a.log_degree, 1), a.exact,
+                        a.values)
         if isinstance(e, sympy.Sum):
             return self._summation(e)
         if isinstance(e, sympy.Derivative):
             return self._derivative(args[0], sum(int(n) for _, n in e.variable_count))
         # KroneckerDelta, Eq, Ne and anything else: no larger than its arguments.
+        delta = isinstance(e, sympy.KroneckerDelta)  # its arguments are compared, not computed with
         return Size(*(max((getattr(a, f) for a in args), default=0)
                       for f in ("num", "den", "degree", "log_bits", "log_degree")),
-                    exact=isinstance(e, sympy.KroneckerDelta) or all(a.exact for a in args))
+                    exact=delta or all(a.exact for a in args),
+                    values=frozenset() if delta else _union(args))
 
     @staticmethod
     def _product(args: list[Size], magnitudes: list[int]) -> Size:
@@ -168,14 +176,15 @@ class Reach:
                 log_bits = max(log_bits, _cap(a.log_bits * coefficient))
                 log_degree = max(log_degree, _cap(a.log_degree * coefficient))
         return Size(_cap(num), _cap(den), _cap(sum(a.degree for a in args)), log_bits, log_degree,
-                    all(a.exact for a in args))
+                    all(a.exact for a in args), _union(args))
 
     @staticmethod
     def _sum(args: list[Size]) -> Size:
         den = sum(a.den for a in args)  # a/b + c/d = (ad + cb)/(bd)
         num = max(a.num + den - a.den for a in args) + len(args).bit_length()
         return Size(_cap(num), _cap(den), max(a.degree for a in args),
-                    max(a.log_bits for a in args), max(a.log_degree for a in args), all(a.exact for a in args))
+                    max(a.log_bits for a in args), max(a.log_degree for a in args), all(a.exact for a in args),
+                    _union(args))
 
     def _power(self, base: Size, exponent: sympy.Basic) -> Size:
         if exponent.is_Rational:
@@ -184,12 +193,13 @@ class Reach:
             scaled = base.scaled(p if q == 1 else p // q + 1)
             if exponent == 1:
                 return scaled
-            return Size(scaled.num, scaled.den, scaled.degree, exact=scaled.exact)  # log(u)**2 is no log
+            # log(u)**2 is no log
+            return Size(scaled.num, scaled.den, scaled.degree, exact=scaled.exact, values=scaled.values)
         size = self.of(exponent)
         scaled = base.scaled(self._largest(exponent))
         return Size(max(scaled.num, size.num), max(scaled.den, size.num), scaled.degree,
                     max(base.log_bits, size.log_bits), max(base.log_degree, size.log_degree),
-                    base.exact and size.exact)
+                    base.exact and size.exact, base.values | size.values)
 
     def _largest(self, e: sympy.Basic) -> int:
         """A bound on ``|e|`` once its integer symbols have values: 32*i is at most 32*63."""
@@ -214,14 +224,15 @@ class Reach:
             terms_bits += reach.env[var] + (0 if low.is_Integer and low > 0 else 1)
         body = reach.of(e.function)
         bits = body.bits + terms_bits  # as many terms as that, each no larger than the body
-        if any(_valued(e.function, var) for var, *_ in e.limits):
+        variables = {var for var, *_ in e.limits}
+        if body.values & variables:
             # A closed form (Faulhaber's) of a degree-d body is a polynomial of degree d + 1
             # in the limits, with Bernoulli-number coefficients of about d*log(d) bits.
             bits += (body.degree + 2) * (terms_bits + body.degree.bit_length() + 1)
         bits = _cap(bits)
         factor = _pow2(terms_bits)
         return Size(bits, bits, _cap(body.degree + len(e.limits)), _cap(body.log_bits * factor),
-                    _cap(body.log_degree * factor), body.exact)
+                    _cap(body.log_degree * factor), body.exact, body.values - variables)
 
     @staticmethod
     def _derivative(body: Size, times: int) -> Size:
@@ -229,17 +240,9 @@ class Reach:
         # coefficient (at most the body's bits), and divides by a log's argument.
         step = max(body.degree.bit_length(), body.bits, 1)
         bits = _cap(body.bits + times * step)
-        return Size(bits, bits, _cap(body.degree + times), body.log_bits, body.log_degree, body.exact)
+        return Size(bits, bits, _cap(body.degree + times), body.log_bits, body.log_degree, body.exact,
+                    body.values)
 
-
-
-def _valued(expr: sympy.Basic, var: sympy.Symbol) -> bool:
-    """Whether ``var`` occurs as a number in ``expr``, not only as an index (``y[j]``, a delta)."""
-    if expr == var:
-        return True
-    if isinstance(expr, (sympy.Indexed, sympy.KroneckerDelta)):
-        return False
-    return any(_valued(a, var) for a in expr.args)
 
 
 def _magnitude(expr: sympy.Basic, size: Size) -> int:
@@ -247,3 +250,7 @@ def _magnitude(expr: sympy.Basic, size: Size) -> int:
     if expr.is_Rational:
         return _cap(-(-abs(expr.p) // expr.q))
     return _pow2(size.num)
+
+
+def _union(sizes: list[Size]) -> frozenset:
+    return frozenset().union(*(a.values for a in sizes))

@@ -31,6 +31,8 @@ from .bounds import Reach
 
 MAX_EXPRESSION_CHARS = 4000  # one expression; the reference's longest is ~150
 MAX_NODES = 600  # ast nodes per expression
+MAX_FILE_NODES = 8_000  # ast nodes over all expressions of one file (the softmax file has ~1300)
+MAX_SUM_DEPTH = 8  # sums inside sums; SymPy re-reads the whole body for each level it nests
 MAX_INT_DIGITS = 30  # integer literals up to 10**30
 MAX_EXPONENT = 64  # |n| for a numeric exponent n
 MAX_POWER_BITS = 4096  # size of a numeric power a**n once computed
@@ -71,6 +73,7 @@ def read_expression(
     where: str = "<expression>",
     relations: bool = False,
     whole_vectors: bool = False,
+    budget: Budget | None = None,
 ) -> sympy.Basic:
     """Translate ``text`` into a SymPy expression using only ``names`` and the whitelist.
 
@@ -78,7 +81,8 @@ def read_expression(
     ``IndexedBase`` for a vector, a number for a concrete ``k``). ``relations``
     admits ``Eq``/``Ne`` (used for cases). ``whole_vectors`` admits a vector's
     bare name (``y``) as a plain symbol, for math in prose ("a one-hot ``y``").
-    ``where`` prefixes every message.
+    ``where`` prefixes every message. ``budget``, shared by the expressions of one
+    file, caps their syntax nodes together, so that loading any file stays fast.
 
     >>> read_expression("__import__('os')", {})
     Traceback (most recent call last):
@@ -96,7 +100,7 @@ def read_expression(
             f"{where}: expression is {len(text)} characters long (at most {MAX_EXPRESSION_CHARS})"
         )
     _ascii_only(text, where)
-    tree = _parse_tree(text, where)
+    tree = _parse_tree(text, where, budget)
     expr = _Builder(names, where, relations, whole_vectors).build(tree.body)
     if expr.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
         raise DerivationFormatError(f"{where}: expression has no finite value: {quoted(text)}")
@@ -123,7 +127,27 @@ def _ascii_only(text: str, where: str) -> None:
             )
 
 
-def _parse_tree(text: str, where: str) -> ast.Expression:
+class Budget:
+    """Syntax nodes left for the rest of one file: each expression is small, but a file of
+    thousands of them would still take seconds to read (a few milliseconds each).
+
+    >>> b = Budget(10)
+    >>> read_expression("1 + 2", {}, budget=b); b.left  # Expression, BinOp, two Constants, Add
+    3
+    5
+    """
+
+    def __init__(self, nodes: int = MAX_FILE_NODES):
+        self.left = nodes
+
+    def spend(self, nodes: int, where: str) -> None:
+        self.left -= nodes
+        if self.left < 0:
+            raise UnsafeExpressionError(
+                f"{where}: the file's expressions have more than {MAX_FILE_NODES} syntax nodes in all")
+
+
+def _parse_tree(text: str, where: str, budget: Budget | None = None) -> ast.Expression:
     """Python's own parser, made to report through our errors; it runs nothing."""
     try:
         tree = ast.parse(text.strip(), mode="eval")
@@ -134,13 +158,16 @@ def _parse_tree(text: str, where: str) -> ast.Expression:
     count = sum(1 for _ in ast.walk(tree))
     if count > MAX_NODES:
         raise UnsafeExpressionError(f"{where}: expression has {count} syntax nodes (at most {MAX_NODES})")
+    if budget is not None:
+        budget.spend(count, where)
     return tree
 
 
 MAX_PROSE_PIECES = 32  # math pieces in one reason or title
 
 
-def read_prose(text: str, names: Mapping[str, sympy.Basic], *, where: str = "<text>") -> tuple:
+def read_prose(text: str, names: Mapping[str, sympy.Basic], *, where: str = "<text>",
+               budget: Budget | None = None) -> tuple:
     """Split author text into words and math: the pieces between backticks are expressions.
 
     A reason names math ("every `y[j]` vanishes"); typeset as text, ``y_j`` would show
@@ -174,18 +201,19 @@ def read_prose(text: str, names: Mapping[str, sympy.Basic], *, where: str = "<te
         )
     out: list = []
     for n, piece in enumerate(pieces):
-        out.append(_read_math_piece(piece, names, where) if n % 2 else piece)
+        out.append(_read_math_piece(piece, names, where, budget) if n % 2 else piece)
     return tuple(out)
 
 
-def _read_math_piece(piece: str, names: Mapping[str, sympy.Basic], where: str) -> sympy.Basic:
+def _read_math_piece(piece: str, names: Mapping[str, sympy.Basic], where: str,
+                     budget: Budget | None = None) -> sympy.Basic:
     shown = piece if len(piece) <= 40 else piece[:37] + "..."
     at = f"{where}: cannot read `{shown}`"
     if not piece.strip():
         raise DerivationFormatError(f"{at}: nothing between the backticks")
 
     def read(part: str) -> sympy.Basic:
-        return read_expression(part, names, where=at, relations=True, whole_vectors=True)
+        return read_expression(part, names, where=at, relations=True, whole_vectors=True, budget=budget)
 
     relation = _top_level_relation(piece, at)
     if relation is None:
@@ -216,6 +244,34 @@ def _top_level_relation(text: str, where: str) -> tuple[int, str] | None:
     return found[0] if found else None
 
 
+# The reader asks SymPy no questions about what it builds: an assumption query may
+# evaluate the whole expression (is_zero of a Sum rebuilds its body), which took
+# seconds on a file of a few hundred steps and was how the power tower hung the
+# parser. These tests read the form alone; the verifier decides the rest, in a worker.
+
+def _is_zero(e: sympy.Basic) -> bool:
+    """A literal zero (numbers are folded as they are read: ``1 - 1`` is already 0)."""
+    return e.is_Number and e == 0
+
+
+def _integer(e: sympy.Basic) -> bool:
+    """Whether ``e`` is an integer by its form: integers and integer symbols under +, * and ``**n``.
+
+    >>> i = sympy.Symbol("i", integer=True)
+    >>> _integer(sympy.Add(i, sympy.Mul(-2, i, evaluate=False), 1, evaluate=False)), _integer(i / 2)
+    (True, False)
+    """
+    if e.is_Integer or isinstance(e, sympy.KroneckerDelta):
+        return True
+    if isinstance(e, sympy.Symbol):
+        return e.is_integer is True  # the symbol's own declaration; nothing is evaluated
+    if isinstance(e, (sympy.Add, sympy.Mul)):
+        return all(_integer(a) for a in e.args)
+    if isinstance(e, sympy.Pow):
+        return _integer(e.base) and e.exp.is_Integer and e.exp >= 0
+    return False
+
+
 class _Builder:
     """One pass over a size-checked tree; each accepted node kind has one method."""
 
@@ -226,6 +282,7 @@ class _Builder:
         self.relations = relations
         self.whole_vectors = whole_vectors
         self.reach = reach if reach is not None else Reach()
+        self.sums = 0  # Sums this builder is inside
 
     def refuse(self, what: str) -> UnsafeExpressionError:
         return UnsafeExpressionError(f"{self.where}: {what} is not allowed")
@@ -302,7 +359,7 @@ class _Builder:
         left, right = self.build(node.left), self.build(node.right)
         if op is ast.Pow:
             return self._power(left, right)
-        if op is ast.Div and right.is_zero:
+        if op is ast.Div and _is_zero(right):
             raise self.bad("division by zero")
         numbers = left.is_Number and right.is_Number
         if op is ast.Add:
@@ -332,7 +389,7 @@ class _Builder:
                         f"{self.where}: {base}**{exponent} would have about {int(bits)} bits"
                         f" (at most {MAX_POWER_BITS})"
                     )
-            if base.is_zero and exponent.is_negative:
+            if _is_zero(base) and exponent.is_negative:
                 raise self.bad("division by zero")
             if base.is_Number:
                 return base**exponent
@@ -366,7 +423,7 @@ class _Builder:
         parts = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
         indices = [self.build(p) for p in parts]
         for index in indices:
-            if index.is_integer is not True:
+            if not _integer(index):
                 raise self.bad(f"index {index} of {name!r} is not an integer expression")
         return base[tuple(indices)] if len(indices) > 1 else base[indices[0]]
 
@@ -404,7 +461,7 @@ class _Builder:
     def _call_log(self, args):
         self._arity("log", args, 1)
         arg = self.build(args[0])
-        if arg.is_zero:
+        if _is_zero(arg):
             raise self.bad("log(0) has no finite value")
         return sympy.log(arg, evaluate=False)
 
@@ -416,7 +473,7 @@ class _Builder:
         self._arity("KroneckerDelta", args, 2)
         a, b = (self.build(x) for x in args)
         for x in (a, b):
-            if x.is_integer is not True:  # a delta of logits has no 0/1 meaning; probes skipped it
+            if not _integer(x):  # a delta of logits has no 0/1 meaning; probes skipped it
                 raise self.bad(f"KroneckerDelta() argument {x} is not an integer expression")
         return sympy.KroneckerDelta(a, b)
 
@@ -437,15 +494,18 @@ class _Builder:
         if not (isinstance(var, sympy.Symbol) and var.is_integer) or var == self.names.get("k"):
             raise self.bad(f"Sum() index {var} is not a declared index symbol")
         for bound in (low, high):
-            if bound.is_integer is not True:
+            if not _integer(bound):
                 raise self.bad(f"Sum() limit {bound} is not an integer expression")
         # The summation variable ranges over the limits, not over the declared 1..k: with
         # the declared (positive) symbol, KroneckerDelta(j, 0) in Sum(..., (j, 0, k)) was
         # folded to 0 as it was read. The body gets a variable that is an integer only
         # (same name, other assumptions: a different symbol, printed as the author wrote it).
         dummy = sympy.Symbol(var.name, integer=True)
+        if self.sums >= MAX_SUM_DEPTH:
+            raise UnsafeExpressionError(f"{self.where}: sums nested more than {MAX_SUM_DEPTH} deep")
         inner = _Builder({**self.names, var.name: dummy}, self.where, self.relations, self.whole_vectors,
                          self.reach.inner(dummy, low, high))
+        inner.sums = self.sums + 1
         return sympy.Sum(inner.build(args[0]), (dummy, low, high))
 
     def _call_Derivative(self, args):

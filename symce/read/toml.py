@@ -39,11 +39,12 @@ import sympy
 
 from ..model.derivation import Assumption, Case, Chain, Definition, Derivation, Notation, Step, free_indices, whole_vector
 from ..errors import DerivationFormatError, UnsafeExpressionError
-from .expr import FUNCTIONS, RELATIONS, quoted, read_expression, read_prose
+from .expr import FUNCTIONS, RELATIONS, Budget, quoted, read_expression, read_prose
 from .text import check_text
 
-MAX_FILE_BYTES = 1_000_000  # a derivation is a few KB; a megabyte is already absurd
+MAX_FILE_BYTES = 100_000  # a derivation is a few KB; and tomllib takes up to 0.4 s on 100 KB of arrays
 MAX_STEPS = 500  # over all chains
+MAX_ENTRIES = 200  # names, definitions, assumptions or cases: each is checked at load time
 
 _TOP = {"title": str, "symbols": dict, "definitions": dict, "assumptions": list,
         "cases": dict, "chains": list, "notation": dict}
@@ -141,6 +142,7 @@ class _Loader:
         self.ranks: dict[str, int] = {}  # vector name -> number of indices it takes
         self.k: int | None = None
         self.hot: set[sympy.Symbol] = set()  # hot indices of one-hot assumptions
+        self.budget = Budget()  # syntax nodes left for the file's expressions
 
     def error(self, where: str, message: str) -> DerivationFormatError:
         return DerivationFormatError(f"{self.path}, {where}: {message}")
@@ -160,6 +162,12 @@ class _Loader:
                 raise self.error(where or "top level", f"missing key {key!r}")
         return data
 
+    def few(self, items: Any, where: str, limit: int = MAX_ENTRIES) -> Any:
+        """A table or array of at most ``limit`` entries (each costs load time), else an error."""
+        if len(items) > limit:
+            raise self.error(where, f"expected at most {limit} entries, found {len(items)}")
+        return items
+
     def typed(self, value: Any, where: str, want: type | tuple[type, ...]) -> Any:
         wants = want if isinstance(want, tuple) else (want,)
         if not any(type(value) is w for w in wants):
@@ -170,7 +178,7 @@ class _Loader:
     def expression(self, text: str, where: str, relations: bool = False,
                    names: dict[str, sympy.Basic] | None = None) -> sympy.Basic:
         expr = read_expression(text, self.names if names is None else names,
-                               where=f"{self.path}, {where}", relations=relations)
+                               where=f"{self.path}, {where}", relations=relations, budget=self.budget)
         self.entries(expr, where)
         return expr
 
@@ -189,7 +197,7 @@ class _Loader:
     def prose(self, text: str, where: str) -> tuple:
         """A reason or title: text with math between backticks, read like any expression."""
         check_text(text, f"{self.path}, {where}")  # typeset by --standalone, shown on terminals
-        return read_prose(text, self.names, where=f"{self.path}, {where}")
+        return read_prose(text, self.names, where=f"{self.path}, {where}", budget=self.budget)
 
     # --- sections -----------------------------------------------------------
 
@@ -197,10 +205,10 @@ class _Loader:
         self.table(data, "", _TOP, _TOP_REQUIRED)
         check_text(data["title"], f"{self.path}, title")
         self.symbols(data["symbols"])
-        definitions = self.definitions(data.get("definitions", {}))
-        assumptions = self.assumptions(data.get("assumptions", []))
+        definitions = self.definitions(self.few(data.get("definitions", {}), "definitions"))
+        assumptions = self.assumptions(self.few(data.get("assumptions", []), "assumptions"))
         self.hot = {a.index for a in assumptions if a.kind == "onehot"}
-        cases = self.cases(data.get("cases", {}))
+        cases = self.cases(self.few(data.get("cases", {}), "cases"))
         chains = self.chains(data["chains"], {c.name: c for c in cases})
         return Derivation(
             path=self.path,
@@ -237,14 +245,14 @@ class _Loader:
             self.names["k"] = sympy.Symbol("k", integer=True, positive=True)
         else:
             raise self.error("symbols.k", f"expected an integer or \"symbolic\", found {k!r}")
-        for n, name in enumerate(data["indices"]):
+        for n, name in enumerate(self.few(data["indices"], "symbols.indices")):
             where = f"symbols.indices[{n}]"
             self.typed(name, where, str)
             index = sympy.Symbol(name, integer=True, positive=True)
             self.declare(name, where, index)
             self.indices.append(index)
         for section, make in (("vectors", sympy.IndexedBase), ("scalars", sympy.Symbol)):
-            for name, domain in data.get(section, {}).items():
+            for name, domain in self.few(data.get(section, {}), f"symbols.{section}").items():
                 where = f"symbols.{section}.{name}"
                 self.typed(domain, where, str)
                 if domain not in _DOMAINS:
@@ -416,6 +424,8 @@ class _Loader:
             steps = []
             if not chain["steps"]:
                 raise self.error(f"{where}, steps", "expected at least one step, found none")
+            if total + len(chain["steps"]) > MAX_STEPS:  # before reading them: each takes time
+                raise self.error(where, f"more than {MAX_STEPS} steps in the file")
             for m, raw in enumerate(chain["steps"], start=1):
                 at = f"{where}, step {m}"
                 self.table(raw, at, _STEP, ("expr", "reason"))
