@@ -97,7 +97,7 @@ def check_text(text: str, where: str) -> None:
             raise DerivationFormatError(
                 f"{where}: character {ch!r} (U+{ord(ch):04X}, {name}) at column {column} cannot be "
                 "typeset; write it in ASCII, or as math between backticks")
-        name = unicodedata.name(ch, "unnamed")
+        name = unicodedata.name(ch, "a control character" if unicodedata.category(ch) == "Cc" else "unnamed")
         raise DerivationFormatError(
             f"{where}: character U+{ord(ch):04X} ({name}) at column {column} is invisible or a "
             "control character; it is not allowed in text")

@@ -38,7 +38,7 @@ _MATHJAX_TEXT_ESCAPES = {
 # HTML entities so that no "{{" or "{%" can ever reach Liquid.
 _MD_ESCAPES = {
     **{ch: "\\" + ch for ch in "\\`*_[]#<>|$"},
-    "{": "&#123;", "}": "&#125;", "%": "&#37;",
+    "{": "&#123;", "}": "&#125;", "%": "&#37;", "&": "&amp;",
 }
 
 
