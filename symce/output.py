@@ -26,7 +26,7 @@ def output_target(path: str, reads: Iterable[str] = ()) -> str:
     one of them, by its name, through a symbolic link or as a hard link of it, would
     replace the input with the output, so it is refused.
     """
-    if not path:
+    if not path or "\0" in path:
         raise UsageError(f"-o: expected a file name, found {path!r}")
     target = os.path.realpath(path)
     if os.path.isdir(target):
