@@ -20,7 +20,10 @@ rules on the tree (SymPy issue 21897 is the same hazard in ``sympify``):
   ``Derivative`` by the degree per differentiation.
 
 The bounds are over-estimates (never under), and loose enough for every
-derivation a person writes: the softmax files stay below 100 bits.
+derivation a person writes: the reference files stay below 400 bits. Also here:
+the file-wide budget of syntax nodes (``Budget``), and the tests the reader makes on
+the form of what it built (``literal_zero``, ``integer_by_form``) instead of asking
+SymPy's assumptions, which evaluate.
 
 >>> import sympy
 >>> z = sympy.IndexedBase("z", real=True)
@@ -46,6 +49,7 @@ MAX_REACH_BITS = 1 << 13  # size of any exact number evaluating an expression co
 # 2467 digits, under the 4300 that Python converts to text by default)
 MAX_DEGREE = 1 << 16  # degree of a power of symbols, exponents multiplied through nesting
 INDEX_BITS = 6  # an index or k is put to values in 1..50 (a file's k is at most 50)
+MAX_FILE_NODES = 8_000  # ast nodes over all expressions of one file (the softmax file has ~1300)
 _HUGE = 1 << 80  # saturation: every bound is kept below this, so no bound itself grows large
 
 
@@ -254,3 +258,54 @@ def _magnitude(expr: sympy.Basic, size: Size) -> int:
 
 def _union(sizes: list[Size]) -> frozenset:
     return frozenset().union(*(a.values for a in sizes))
+
+
+class Budget:
+    """Syntax nodes left for the rest of one file: each expression is small, but a file of
+    thousands of them would still take seconds to read (a few milliseconds each).
+
+    >>> b = Budget(10)
+    >>> b.spend(8, "f.toml, step 1"); b.left
+    2
+    >>> b.spend(8, "f.toml, step 2")
+    Traceback (most recent call last):
+    ...
+    symce.errors.UnsafeExpressionError: f.toml, step 2: the file's expressions have more than 10 syntax nodes in all
+    """
+
+    def __init__(self, nodes: int = MAX_FILE_NODES):
+        self.nodes = self.left = nodes
+
+    def spend(self, nodes: int, where: str) -> None:
+        self.left -= nodes
+        if self.left < 0:
+            raise UnsafeExpressionError(
+                f"{where}: the file's expressions have more than {self.nodes} syntax nodes in all")
+
+
+# The reader asks SymPy no questions about what it builds: an assumption query may
+# evaluate the whole expression (is_zero of a Sum rebuilds its body), which took
+# seconds on a file of a few hundred steps and was how the power tower hung the
+# parser. These tests read the form alone; the verifier decides the rest, in a worker.
+
+def literal_zero(e: sympy.Basic) -> bool:
+    """A literal zero (numbers are folded as they are read: ``1 - 1`` is already 0)."""
+    return e.is_Number and e == 0
+
+
+def integer_by_form(e: sympy.Basic) -> bool:
+    """Whether ``e`` is an integer by its form: integers and integer symbols under +, * and ``**n``.
+
+    >>> i = sympy.Symbol("i", integer=True)
+    >>> integer_by_form(sympy.Add(i, sympy.Mul(-2, i, evaluate=False), 1, evaluate=False)), integer_by_form(i / 2)
+    (True, False)
+    """
+    if e.is_Integer or isinstance(e, sympy.KroneckerDelta):
+        return True
+    if isinstance(e, sympy.Symbol):
+        return e.is_integer is True  # the symbol's own declaration; nothing is evaluated
+    if isinstance(e, (sympy.Add, sympy.Mul)):
+        return all(integer_by_form(a) for a in e.args)
+    if isinstance(e, sympy.Pow):
+        return integer_by_form(e.base) and e.exp.is_Integer and e.exp >= 0
+    return False

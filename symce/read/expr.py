@@ -27,11 +27,10 @@ from fractions import Fraction
 import sympy
 
 from ..errors import DerivationFormatError, UnsafeExpressionError
-from .bounds import Reach
+from .bounds import Budget, Reach, integer_by_form, literal_zero
 
 MAX_EXPRESSION_CHARS = 4000  # one expression; the reference's longest is ~150
 MAX_NODES = 600  # ast nodes per expression
-MAX_FILE_NODES = 8_000  # ast nodes over all expressions of one file (the softmax file has ~1300)
 MAX_SUM_DEPTH = 8  # sums inside sums; SymPy re-reads the whole body for each level it nests
 MAX_INT_DIGITS = 30  # integer literals up to 10**30
 MAX_EXPONENT = 64  # |n| for a numeric exponent n
@@ -125,26 +124,6 @@ def _ascii_only(text: str, where: str) -> None:
             raise DerivationFormatError(
                 f"{where}: character {char!r} (U+{ord(char):04X}) at column {column}; expressions are ASCII"
             )
-
-
-class Budget:
-    """Syntax nodes left for the rest of one file: each expression is small, but a file of
-    thousands of them would still take seconds to read (a few milliseconds each).
-
-    >>> b = Budget(10)
-    >>> read_expression("1 + 2", {}, budget=b); b.left  # Expression, BinOp, two Constants, Add
-    3
-    5
-    """
-
-    def __init__(self, nodes: int = MAX_FILE_NODES):
-        self.left = nodes
-
-    def spend(self, nodes: int, where: str) -> None:
-        self.left -= nodes
-        if self.left < 0:
-            raise UnsafeExpressionError(
-                f"{where}: the file's expressions have more than {MAX_FILE_NODES} syntax nodes in all")
 
 
 def _parse_tree(text: str, where: str, budget: Budget | None = None) -> ast.Expression:
@@ -244,34 +223,6 @@ def _top_level_relation(text: str, where: str) -> tuple[int, str] | None:
     return found[0] if found else None
 
 
-# The reader asks SymPy no questions about what it builds: an assumption query may
-# evaluate the whole expression (is_zero of a Sum rebuilds its body), which took
-# seconds on a file of a few hundred steps and was how the power tower hung the
-# parser. These tests read the form alone; the verifier decides the rest, in a worker.
-
-def _is_zero(e: sympy.Basic) -> bool:
-    """A literal zero (numbers are folded as they are read: ``1 - 1`` is already 0)."""
-    return e.is_Number and e == 0
-
-
-def _integer(e: sympy.Basic) -> bool:
-    """Whether ``e`` is an integer by its form: integers and integer symbols under +, * and ``**n``.
-
-    >>> i = sympy.Symbol("i", integer=True)
-    >>> _integer(sympy.Add(i, sympy.Mul(-2, i, evaluate=False), 1, evaluate=False)), _integer(i / 2)
-    (True, False)
-    """
-    if e.is_Integer or isinstance(e, sympy.KroneckerDelta):
-        return True
-    if isinstance(e, sympy.Symbol):
-        return e.is_integer is True  # the symbol's own declaration; nothing is evaluated
-    if isinstance(e, (sympy.Add, sympy.Mul)):
-        return all(_integer(a) for a in e.args)
-    if isinstance(e, sympy.Pow):
-        return _integer(e.base) and e.exp.is_Integer and e.exp >= 0
-    return False
-
-
 class _Builder:
     """One pass over a size-checked tree; each accepted node kind has one method."""
 
@@ -359,7 +310,7 @@ class _Builder:
         left, right = self.build(node.left), self.build(node.right)
         if op is ast.Pow:
             return self._power(left, right)
-        if op is ast.Div and _is_zero(right):
+        if op is ast.Div and literal_zero(right):
             raise self.bad("division by zero")
         numbers = left.is_Number and right.is_Number
         if op is ast.Add:
@@ -389,7 +340,7 @@ class _Builder:
                         f"{self.where}: {base}**{exponent} would have about {int(bits)} bits"
                         f" (at most {MAX_POWER_BITS})"
                     )
-            if _is_zero(base) and exponent.is_negative:
+            if literal_zero(base) and exponent.is_negative:
                 raise self.bad("division by zero")
             if base.is_Number:
                 return base**exponent
@@ -423,7 +374,7 @@ class _Builder:
         parts = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
         indices = [self.build(p) for p in parts]
         for index in indices:
-            if not _integer(index):
+            if not integer_by_form(index):
                 raise self.bad(f"index {index} of {name!r} is not an integer expression")
         return base[tuple(indices)] if len(indices) > 1 else base[indices[0]]
 
@@ -461,7 +412,7 @@ class _Builder:
     def _call_log(self, args):
         self._arity("log", args, 1)
         arg = self.build(args[0])
-        if _is_zero(arg):
+        if literal_zero(arg):
             raise self.bad("log(0) has no finite value")
         return sympy.log(arg, evaluate=False)
 
@@ -473,7 +424,7 @@ class _Builder:
         self._arity("KroneckerDelta", args, 2)
         a, b = (self.build(x) for x in args)
         for x in (a, b):
-            if not _integer(x):  # a delta of logits has no 0/1 meaning; probes skipped it
+            if not integer_by_form(x):  # a delta of logits has no 0/1 meaning; probes skipped it
                 raise self.bad(f"KroneckerDelta() argument {x} is not an integer expression")
         return sympy.KroneckerDelta(a, b)
 
@@ -494,7 +445,7 @@ class _Builder:
         if not (isinstance(var, sympy.Symbol) and var.is_integer) or var == self.names.get("k"):
             raise self.bad(f"Sum() index {var} is not a declared index symbol")
         for bound in (low, high):
-            if not _integer(bound):
+            if not integer_by_form(bound):
                 raise self.bad(f"Sum() limit {bound} is not an integer expression")
         # The summation variable ranges over the limits, not over the declared 1..k: with
         # the declared (positive) symbol, KroneckerDelta(j, 0) in Sum(..., (j, 0, k)) was

@@ -39,7 +39,8 @@ import sympy
 
 from ..model.derivation import Assumption, Case, Chain, Definition, Derivation, Notation, Step, free_indices, whole_vector
 from ..errors import DerivationFormatError, UnsafeExpressionError
-from .expr import FUNCTIONS, RELATIONS, Budget, quoted, read_expression, read_prose
+from .bounds import Budget
+from .expr import FUNCTIONS, RELATIONS, quoted, read_expression, read_prose
 from .text import check_text
 
 MAX_FILE_BYTES = 100_000  # a derivation is a few KB; and tomllib takes up to 0.4 s on 100 KB of arrays
