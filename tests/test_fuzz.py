@@ -180,6 +180,11 @@ def _judge(text: str) -> str:
     except SymceError:
         return "refused"
     report = check(d, timeout=5, memory_mb=512)
+    from symce.typeset.document import render
+
+    for fmt, standalone in (("tex", True), ("md", False)):  # every accepted file typesets
+        text = render(report, format=fmt, standalone=standalone, allow_unverified=True)
+        assert text.strip() and (fmt == "tex" or "<script" not in text)
     return "passed" if report.passed() else "judged"
 
 
@@ -188,7 +193,7 @@ JUDGED = st.builds(
         title='"t"', k=k, definition='"exp(z[i]) / Sum(exp(z[j]), (j, 1, k))"', case='"Ne(i, c)"',
         vector=vector, start=_toml(start), step=_toml(step), reason='"r"'),
     k=st.sampled_from(['"symbolic"', "3"]), start=VALID, step=st.one_of(VALID, st.just("z[i]")),
-    vector=st.sampled_from(["", 'case = "i_ne_c"\n']),
+    vector=st.sampled_from(["", 'case = "i_ne_c"\n', 'vector = "i"\n']),
 )
 
 
@@ -264,3 +269,43 @@ def test_the_fuzzing_reaches_every_outcome():
                          step='"exp(z[i])"', reason='"r"')
     assert bounded(lambda: _judge(ok), seconds=120) == "passed"
     assert Path(ROOT / "derivations").is_dir()
+
+
+# --- the size bound is a bound ---------------------------------------------------------
+
+NUMBERS = st.sampled_from(["i", "k", "2", "3", "7", "10**29", "1/2", "2/3", "(k - 1)", "(i + 1)"])
+
+
+def _grow_numbers(inner):
+    return st.one_of(
+        st.tuples(inner, st.sampled_from(["+", "-", "*", "/"]), inner).map(lambda t: f"({t[0]}) {t[1]} ({t[2]})"),
+        st.tuples(inner, st.integers(-8, 8)).map(lambda t: f"({t[0]})**{t[1]}"),
+        st.tuples(st.sampled_from(["2", "3"]), inner).map(lambda t: f"{t[0]}**({t[1]})"),
+    )
+
+
+def _measured(text: str):
+    """Bits of the number ``text`` becomes at i = k = 50, beside the bound read off its tree."""
+    from symce.read.bounds import Reach
+
+    try:
+        expr = read_expression(text, NAMES, where="e")
+    except SymceError:
+        return None
+    size = Reach().of(expr)
+    value = expr.xreplace({I: sympy.Integer(50), K: sympy.Integer(50)})
+    if not value.is_Rational:  # a division by zero at this point, or a root left unevaluated
+        return None
+    den = value.q.bit_length() if value.q > 1 else 0  # a denominator of 1 takes no bits
+    return (abs(value.p).bit_length(), den, size.num, size.den)
+
+
+@fuzz(100)
+@given(st.recursive(NUMBERS, _grow_numbers, max_leaves=10))
+def test_the_size_bound_is_never_below_the_size_reached(text):
+    measured = bounded(lambda: _measured(text), seconds=30)
+    event("refused or not a number" if measured is None else "measured")
+    if measured is not None:
+        num, den, num_bound, den_bound = measured
+        # The cap is on the larger of the two (Size.bits); that is the bound that must hold.
+        assert max(num, den) <= max(num_bound, den_bound), (text, measured)

@@ -80,7 +80,7 @@ class Size:
 
     def scaled(self, factor: int) -> Size:
         """Raised to a power of at most ``factor`` (either sign)."""
-        bits = _cap(self.bits * factor)
+        bits = _cap(max(self.bits * factor, 1))  # b**0 is 1, of one bit
         return Size(bits, bits, _cap(self.degree * factor), _cap(self.log_bits * factor),
                     _cap(self.log_degree * factor), self.exact, self.values)
 
@@ -217,7 +217,8 @@ class Reach:
                 out = _cap(out * self._largest(a))
             return out
         if isinstance(e, sympy.Pow) and e.exp.is_Integer and 0 <= e.exp <= 64:
-            return _cap(self._largest(e.base) ** int(e.exp)) if self._largest(e.base) < 1 << 16 else _HUGE
+            base = self._largest(e.base)  # once: twice per level would double with every level
+            return _cap(base ** int(e.exp)) if base < 1 << 16 else _HUGE
         return _pow2(self.of(e).num) - 1  # a number of num bits is below 2**num
 
     def _summation(self, e: sympy.Sum) -> Size:
