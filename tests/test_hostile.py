@@ -15,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -195,7 +196,11 @@ def test_a_worker_holds_none_of_the_callers_descriptors(tmp_path):
                             cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         [worker, *_] = wait_for_worker(proc)
-        held = {fd: os.readlink(f"/proc/{worker}/fd/{fd}") for fd in (0, 1, 2)}
+        for _ in range(200):  # the worker lets go of them first thing; give it that moment
+            held = {fd: os.readlink(f"/proc/{worker}/fd/{fd}") for fd in (0, 1, 2)}
+            if set(held.values()) == {os.devnull}:
+                break
+            time.sleep(0.05)
     finally:
         proc.kill()
         proc.communicate()
