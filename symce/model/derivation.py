@@ -61,6 +61,9 @@ class Step:
     line: int | None = None  # line in the file where the step's text starts, if known
     # the reason as text and math alternating ("every ", y[j], " vanishes"); () = plain text
     reason_parts: tuple[str | sympy.Basic, ...] = ()
+    # an entry of a vector row written with a factor in front: the line the factor is on,
+    # blamed instead of the entry's own line when every entry of the row fails
+    factor_line: int | None = None
 
     def _repr_latex_(self) -> str | None:
         """Jupyter display: ``= expr`` and its reason (by ``symce.typeset``)."""
@@ -150,6 +153,8 @@ class Derivation:
     cases: tuple[Case, ...] = ()  # available case splits
     chains: tuple[Chain, ...] = ()  # in file order
     notation: Notation = Notation()  # printing choices
+    # what a reader of notes inferred, one line each (a case read from prose, entries checked)
+    notes: tuple[str, ...] = ()
 
     def _repr_latex_(self) -> str | None:
         """Jupyter display: every chain, in the file's notation (by ``symce.typeset``)."""

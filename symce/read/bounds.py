@@ -107,8 +107,8 @@ class Reach:
             self.inside[key] = Reach({**self.env, var: key[1]})
         return self.inside[key]
 
-    def check(self, expr: sympy.Basic, where: str) -> None:
-        """Refuse ``expr`` when evaluating it could make a number or a degree beyond the caps."""
+    def check(self, expr: sympy.Basic, where: str) -> sympy.Basic:
+        """``expr``, refused when evaluating it could make a number or a degree beyond the caps."""
         size = self.of(expr)
         bits = max(size.bits, size.log_bits)
         if bits > MAX_REACH_BITS:
@@ -122,6 +122,7 @@ class Reach:
             raise UnsafeExpressionError(
                 f"{where}: expression has degree {about} once evaluated (at most {MAX_DEGREE}; a power "
                 f"of a power multiplies the exponents)")
+        return expr
 
     def of(self, e: sympy.Basic) -> Size:
         size = self.memo.get(e)
