@@ -351,3 +351,20 @@ def test_descendants_sees_a_child():
 def test_the_reference_derivations_still_load_within_the_caps():
     for path in sorted((ROOT / "derivations").glob("*.toml")):
         assert load(path.read_text()).startswith("loaded"), path
+
+
+NOTES_HEAD = "---\nsymce:\n  symbols:\n    k: symbolic\n    indices: [i, j]\n    vectors: {z: real}\n---\n\n"
+
+
+@pytest.mark.parametrize("block", [
+    r"\left(\left(\left(\left(10^{29} z_i\right)^{64}\right)^{64}\right)^{64}\right)^{64} = z_i",
+    r"\frac{1}{\left(\left(10^{29} z_i\right)^{64}\right)^{64}} = z_i",
+    r"\left(10^{29} z_i\right)^{64} \left(10^{29} z_i\right)^{64} \left(10^{29} z_i\right)^{64} = z_i",
+])
+def test_a_tower_in_a_markdown_post_is_refused_at_once(block, tmp_path):
+    (tmp_path / "post.md").write_text(NOTES_HEAD + "$$\n" + block + "\n$$\n")
+    run = symce("check", "post.md", cwd=tmp_path)
+    assert run.returncode == 2
+    assert re.fullmatch(r"symce: error: post\.md, line 10, column \d+: expression could make numbers of about "
+                        r"\d+ bits once evaluated \(at most 8192; a power of a power multiplies the exponents\)\n",
+                        run.stderr)
