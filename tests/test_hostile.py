@@ -368,3 +368,10 @@ def test_a_tower_in_a_markdown_post_is_refused_at_once(block, tmp_path):
     assert re.fullmatch(r"symce: error: post\.md, line 10, column \d+: expression could make numbers of about "
                         r"\d+ bits once evaluated \(at most 8192; a power of a power multiplies the exponents\)\n",
                         run.stderr)
+
+
+def test_a_markdown_post_of_many_blocks_is_refused_by_its_token_budget(tmp_path):
+    block = "$$\n\\sum_{{j=1}}^{{k}} e^{{z_j - {n}}} \\log z_i + \\frac{{e^{{z_i}}}}{{\\sum_j e^{{z_j}}}} = z_j\n$$\n\n"
+    (tmp_path / "post.md").write_text(NOTES_HEAD + "".join(block.format(n=n) for n in range(300)))
+    run = symce("check", "post.md", cwd=tmp_path)
+    assert run.returncode == 2 and "more than 10000 LaTeX tokens in all" in run.stderr

@@ -50,6 +50,7 @@ MAX_REACH_BITS = 1 << 13  # size of any exact number evaluating an expression co
 MAX_DEGREE = 1 << 16  # degree of a power of symbols, exponents multiplied through nesting
 INDEX_BITS = 6  # an index or k is put to values in 1..50 (a file's k is at most 50)
 MAX_FILE_NODES = 8_000  # ast nodes over all expressions of one file (the softmax file has ~1300)
+MAX_FILE_TOKENS = 10_000  # LaTeX tokens over all display blocks of a notes file (the post has ~1100)
 _HUGE = 1 << 80  # saturation: every bound is kept below this, so no bound itself grows large
 
 
@@ -275,14 +276,15 @@ class Budget:
     symce.errors.UnsafeExpressionError: f.toml, step 2: the file's expressions have more than 10 syntax nodes in all
     """
 
-    def __init__(self, nodes: int = MAX_FILE_NODES):
+    def __init__(self, nodes: int = MAX_FILE_NODES, what: str = "syntax nodes"):
         self.nodes = self.left = nodes
+        self.what = what
 
     def spend(self, nodes: int, where: str) -> None:
         self.left -= nodes
         if self.left < 0:
             raise UnsafeExpressionError(
-                f"{where}: the file's expressions have more than {self.nodes} syntax nodes in all")
+                f"{where}: the file's expressions have more than {self.nodes} {self.what} in all")
 
 
 # The reader asks SymPy no questions about what it builds: an assumption query may
