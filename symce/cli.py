@@ -20,7 +20,9 @@ from .errors import ProofError, SymceError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 EXIT_SIGNAL_BASE, EXIT_PIPE = 128, 141  # 128 + signal number; 141 = 128 + SIGPIPE
-_ALL_K_HELP = "only steps proved for every k (or the file's k) pass; not 'proved for k = 2..6'"
+_SMALL_K_FLAG = "--allow-unproved-large-k"
+_SMALL_K_HELP = ("also pass steps proved only for k <= 6, giving up a proof for every larger k "
+                 "(default: only steps proved for every k the file claims pass)")
 MAX_TIMEOUT = 86400.0  # seconds per step; select() cannot wait for ever, and a day is plenty
 
 
@@ -154,13 +156,19 @@ def _add_check(sub) -> None:
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--allow-numeric", action="store_true",
                    help="let steps with numeric evidence only pass (default: only proved steps pass)")
-    p.add_argument("--all-k", action="store_true", help=_ALL_K_HELP)
+    _add_small_k(p)
     p.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
                    help="time limit per step; a step that runs out is unverified (default: 10)")
     p.add_argument("--memory", type=float, default=None, metavar="MB",
                    help="memory a step's worker may add to symce's own; a step that needs more is "
                         "unverified (default: 2048)")
     p.set_defaults(run=_run_check)
+
+
+def _add_small_k(p) -> None:
+    p.add_argument(_SMALL_K_FLAG, dest="small_k", action="store_true", help=_SMALL_K_HELP)
+    # --all-k is the default now; still accepted so that old scripts keep working.
+    p.add_argument("--all-k", action="store_true", help=argparse.SUPPRESS)
 
 
 def _run_check(args) -> int:
@@ -184,7 +192,7 @@ def _run_check(args) -> int:
             return load_any(path, args.declarations)
     derivations = [load(p) for p in paths]  # all parsed before any is checked
     reports = [check(d, timeout=args.timeout, memory_mb=memory) for d in derivations]
-    rule = {"allow_numeric": args.allow_numeric, "all_k": args.all_k}
+    rule = {"allow_numeric": args.allow_numeric, "all_k": not args.small_k}
     passed = all(r.passed(**rule) for r in reports)
     if args.json:
         files = [{**r.as_dict(**rule), "notes": list(r.derivation.notes)} for r in reports]
@@ -215,13 +223,15 @@ def _run_check(args) -> int:
             print("  counterexample: " + ", ".join(f"{k} = {v}" for k, v in cx.values.items()))
             print(f"  previous expression = {cx.lhs}")
             print(f"  this step's expression = {cx.rhs}")
+            if cx.difference:
+                print(f"  difference (certified by interval arithmetic) = {cx.difference}")
         break
     n = sum(len(r.steps) for r in reports)
     good = sum(s.passes(**rule) for r in reports for s in r.steps)
     small = sum(s.passes(**rule) and s.evidence.name == "PROVED_SMALL_K" for r in reports for s in r.steps)
     print(f"{good} of {n} steps hold in {len(reports)} file{'s' if len(reports) != 1 else ''}"
           + ("" if passed else f"; {n - good} do not")
-          + (f" ({small} of them only for k = 2..6; --all-k refuses those)" if small else ""))
+          + (f" ({small} of them only for k <= 6, passed by {_SMALL_K_FLAG})" if small else ""))
     return EXIT_OK if passed else EXIT_FAILED
 
 
@@ -267,7 +277,7 @@ def _add_latex(sub) -> None:
     p.add_argument("-o", "--output", metavar="FILE", help="write here (atomically) instead of stdout")
     p.add_argument("--allow-unverified", action="store_true",
                    help="typeset steps that did not pass, marked (unverified)")
-    p.add_argument("--all-k", action="store_true", help=_ALL_K_HELP)
+    _add_small_k(p)
     p.set_defaults(run=_run_latex)
 
 
@@ -283,7 +293,7 @@ def _run_latex(args) -> int:
     report = check(load_any(args.path, args.declarations))  # checked once; the renderer reads this report
     # A step that did not pass raises UnverifiedStepError, a ProofError: main() exits 1.
     text = render(report, format=args.format, standalone=args.standalone,
-                  allow_unverified=args.allow_unverified, all_k=args.all_k)
+                  allow_unverified=args.allow_unverified, all_k=not args.small_k)
     if target is None:
         sys.stdout.write(text)
     else:

@@ -153,6 +153,7 @@ class Derivation:
     cases: tuple[Case, ...] = ()  # available case splits
     chains: tuple[Chain, ...] = ()  # in file order
     notation: Notation = Notation()  # printing choices
+    k_min: int = 1  # the smallest k a symbolic k claims (symbols.k = { symbolic = true, min = 2 })
     # what a reader of notes inferred, one line each (a case read from prose, entries checked)
     notes: tuple[str, ...] = ()
 
