@@ -43,13 +43,14 @@ from dataclasses import dataclass
 
 import sympy
 
-from ..errors import UnsafeExpressionError
+from ..errors import DerivationFormatError, UnsafeExpressionError
 
 MAX_REACH_BITS = 1 << 13  # size of any exact number evaluating an expression could make (printable:
 # 2467 digits, under the 4300 that Python converts to text by default)
 MAX_DEGREE = 1 << 16  # degree of a power of symbols, exponents multiplied through nesting
 INDEX_BITS = 6  # an index or k is put to values in 1..50 (a file's k is at most 50)
 MAX_FILE_NODES = 8_000  # ast nodes over all expressions of one file (the softmax file has ~1300)
+MAX_ENTRIES = 200  # names, definitions, assumptions or cases of a file: each is checked at load time
 MAX_FILE_TOKENS = 10_000  # LaTeX tokens over all display blocks of a notes file (the post has ~1100)
 _HUGE = 1 << 80  # saturation: every bound is kept below this, so no bound itself grows large
 
@@ -313,3 +314,16 @@ def integer_by_form(e: sympy.Basic) -> bool:
     if isinstance(e, sympy.Pow):
         return integer_by_form(e.base) and e.exp.is_Integer and e.exp >= 0
     return False
+
+
+def at_most(items, where: str, limit: int = MAX_ENTRIES):
+    """``items`` (a TOML table or array) when it has at most ``limit`` entries, else an error.
+
+    >>> at_most([1, 2, 3], "f.toml, cases", 2)
+    Traceback (most recent call last):
+    ...
+    symce.errors.DerivationFormatError: f.toml, cases: expected at most 2 entries, found 3
+    """
+    if len(items) > limit:
+        raise DerivationFormatError(f"{where}: expected at most {limit} entries, found {len(items)}")
+    return items

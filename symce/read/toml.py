@@ -39,13 +39,12 @@ import sympy
 
 from ..model.derivation import Assumption, Case, Chain, Definition, Derivation, Notation, Step, free_indices, whole_vector
 from ..errors import DerivationFormatError, UnsafeExpressionError
-from .bounds import Budget
+from .bounds import Budget, at_most
 from .expr import FUNCTIONS, RELATIONS, quoted, read_expression, read_prose
 from .text import check_text
 
 MAX_FILE_BYTES = 100_000  # a derivation is a few KB; and tomllib takes up to 0.4 s on 100 KB of arrays
 MAX_STEPS = 500  # over all chains
-MAX_ENTRIES = 200  # names, definitions, assumptions or cases: each is checked at load time
 DERIVATION_SUFFIXES = (".toml", ".md", ".markdown", ".tex")  # what a folder given to check holds
 
 _TOP = {"title": str, "symbols": dict, "definitions": dict, "assumptions": list,
@@ -169,12 +168,6 @@ class _Loader:
                 raise self.error(where or "top level", f"missing key {key!r}")
         return data
 
-    def few(self, items: Any, where: str, limit: int = MAX_ENTRIES) -> Any:
-        """A table or array of at most ``limit`` entries (each costs load time), else an error."""
-        if len(items) > limit:
-            raise self.error(where, f"expected at most {limit} entries, found {len(items)}")
-        return items
-
     def typed(self, value: Any, where: str, want: type | tuple[type, ...]) -> Any:
         wants = want if isinstance(want, tuple) else (want,)
         if not any(type(value) is w for w in wants):
@@ -212,10 +205,10 @@ class _Loader:
         self.table(data, "", _TOP, _TOP_REQUIRED)
         check_text(data["title"], f"{self.path}, title")
         self.symbols(data["symbols"])
-        definitions = self.definitions(self.few(data.get("definitions", {}), "definitions"))
-        assumptions = self.assumptions(self.few(data.get("assumptions", []), "assumptions"))
+        definitions = self.definitions(at_most(data.get("definitions", {}), f"{self.path}, definitions"))
+        assumptions = self.assumptions(at_most(data.get("assumptions", []), f"{self.path}, assumptions"))
         self.hot = {a.index for a in assumptions if a.kind == "onehot"}
-        cases = self.cases(self.few(data.get("cases", {}), "cases"))
+        cases = self.cases(at_most(data.get("cases", {}), f"{self.path}, cases"))
         chains = self.chains(data["chains"], {c.name: c for c in cases})
         return Derivation(
             path=self.path,
@@ -265,14 +258,14 @@ class _Loader:
             self.names["k"] = sympy.Symbol("k", integer=True, positive=True)
         else:
             raise self.error("symbols.k", f"expected an integer or \"symbolic\", found {k!r}")
-        for n, name in enumerate(self.few(data["indices"], "symbols.indices")):
+        for n, name in enumerate(at_most(data["indices"], f"{self.path}, symbols.indices")):
             where = f"symbols.indices[{n}]"
             self.typed(name, where, str)
             index = sympy.Symbol(name, integer=True, positive=True)
             self.declare(name, where, index)
             self.indices.append(index)
         for section, make in (("vectors", sympy.IndexedBase), ("scalars", sympy.Symbol)):
-            for name, domain in self.few(data.get(section, {}), f"symbols.{section}").items():
+            for name, domain in at_most(data.get(section, {}), f"{self.path}, symbols.{section}").items():
                 where = f"symbols.{section}.{name}"
                 self.typed(domain, where, str)
                 if domain not in _DOMAINS:
