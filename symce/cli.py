@@ -156,7 +156,7 @@ def _run_check(args) -> int:
     for report in reports:
         print(f"{report.derivation.path}: {report.derivation.title}")
         for r in report.steps:
-            print(f"  {'ok  ' if r.passes(**rule) else 'FAIL'} {r.chain} step {r.index}: {r.evidence.value}"
+            print(f"  {'ok  ' if r.passes(**rule) else 'FAIL'} {r.chain} step {r.index}: {r.evidence_text}"
                   f" ({r.seconds:.2f} s) -- {r.reason}")
     for report in reports:
         bad = report.first_failure(**rule)
@@ -164,7 +164,7 @@ def _run_check(args) -> int:
             continue
         line = report.line_of(bad)
         at = f"{report.derivation.path}, chain {bad.chain!r}, step {bad.index}" + (f" (line {line})" if line else "")
-        print(f"first failing step: {at}: {bad.evidence.value}" + (f" ({bad.detail})" if bad.detail else ""))
+        print(f"first failing step: {at}: {bad.evidence_text}" + (f" ({bad.detail})" if bad.detail else ""))
         if bad.counterexample is not None:
             cx = bad.counterexample
             print("  counterexample: " + ", ".join(f"{k} = {v}" for k, v in cx.values.items()))

@@ -37,9 +37,11 @@ from typing import Any
 
 import sympy
 
-from ..model.derivation import Assumption, Case, Chain, Definition, Derivation, Notation, Step, free_indices, whole_vector
+from ..model.derivation import Assumption, Case, Chain, Definition, Derivation, FunctionDef, Notation, Step
 from ..errors import DerivationFormatError, UnsafeExpressionError
-from .expr import FUNCTIONS, RELATIONS, quoted, read_expression, read_prose
+from .expr import FUNCTIONS, RELATIONS, DeclaredFunction, quoted, read_expression, read_prose
+from .facts import FactsMixin
+from .shapes import ShapesMixin, declared_functions
 
 MAX_FILE_BYTES = 1_000_000  # a derivation is a few KB; a megabyte is already absurd
 MAX_STEPS = 500  # over all chains
@@ -47,7 +49,8 @@ MAX_STEPS = 500  # over all chains
 _TOP = {"title": str, "symbols": dict, "definitions": dict, "assumptions": list,
         "cases": dict, "chains": list, "notation": dict}
 _TOP_REQUIRED = ("title", "symbols", "chains")
-_SYMBOLS = {"k": (int, str), "indices": list, "vectors": dict, "scalars": dict}
+_SYMBOLS = {"k": (int, str), "dims": dict, "indices": (list, dict), "vectors": dict, "matrices": dict,
+            "scalars": dict, "functions": dict}
 _CHAIN = {"name": str, "title": str, "case": str, "vector": str, "start": str, "steps": list}
 _STEP = {"expr": str, "reason": str}
 _NOTATION = {"bold_vectors": bool, "softmax_name": str}
@@ -125,8 +128,10 @@ def _type_name(value: Any) -> str:
     return type(value).__name__
 
 
-class _Loader:
+class _Loader(ShapesMixin, FactsMixin):
     """Walks the TOML tree once, building the symbol table as it goes."""
+
+    reserved = _RESERVED
 
     def __init__(self, path: str, text: str):
         self.path = path
@@ -138,6 +143,12 @@ class _Loader:
         self.ranks: dict[str, int] = {}  # vector name -> number of indices it takes
         self.k: int | None = None
         self.hot: set[sympy.Symbol] = set()  # hot indices of one-hot assumptions
+        self.uses_dims = False  # the dims form of [symbols], or a scalar problem
+        self.dims: dict = {}  # dim name -> Dim
+        self.ranges: dict[sympy.Symbol, sympy.Basic] = {}  # index -> its dim's symbol
+        self.shapes: dict[str, tuple[sympy.Basic, ...]] = {}  # array -> its dims
+        self.abstract: list = []  # AbstractFunction, in file order
+        self.functions: list[FunctionDef] = []
 
     def error(self, where: str, message: str) -> DerivationFormatError:
         return DerivationFormatError(f"{self.path}, {where}: {message}")
@@ -169,6 +180,8 @@ class _Loader:
         expr = read_expression(text, self.names if names is None else names,
                                where=f"{self.path}, {where}", relations=relations)
         self.entries(expr, where)
+        if self.uses_dims:
+            self.check_dims(expr, where)
         return expr
 
     def entries(self, expr: sympy.Basic, where: str) -> None:
@@ -193,6 +206,7 @@ class _Loader:
         self.table(data, "", _TOP, _TOP_REQUIRED)
         self.symbols(data["symbols"])
         definitions = self.definitions(data.get("definitions", {}))
+        self.check_abstract()
         assumptions = self.assumptions(data.get("assumptions", []))
         self.hot = {a.index for a in assumptions if a.kind == "onehot"}
         cases = self.cases(data.get("cases", {}))
@@ -201,7 +215,7 @@ class _Loader:
             path=self.path,
             title=data["title"],
             k=self.k,
-            symbols=dict(self.names),
+            symbols={n: o for n, o in self.names.items() if n not in declared_functions(self.names)},
             vectors=tuple(self.vectors),
             indices=tuple(self.indices),
             definitions=definitions,
@@ -209,6 +223,12 @@ class _Loader:
             cases=cases,
             chains=chains,
             notation=self.notation(data.get("notation", {})),
+            dims=tuple(self.dims.values()),
+            uses_dims=self.uses_dims,
+            ranges=dict(self.ranges),
+            shapes=dict(self.shapes),
+            functions=tuple(self.functions),
+            abstract=tuple(self.abstract),
         )
 
     def declare(self, name: str, where: str, obj: sympy.Basic) -> None:
@@ -221,7 +241,18 @@ class _Loader:
         self.names[name] = obj
 
     def symbols(self, data: Any) -> None:
-        self.table(data, "symbols", _SYMBOLS, ("k", "indices"))
+        self.table(data, "symbols", _SYMBOLS, ())
+        if "dims" in data or "k" not in data:  # named dimensions, or a scalar problem
+            self.dims_symbols(data)
+            return
+        for key in ("matrices", "functions"):
+            if key in data:
+                raise self.error(f"symbols.{key}", "needs named dimensions: dims = { k = \"symbolic\", ... }")
+        if "indices" not in data:
+            raise self.error("symbols", "missing key 'indices'")
+        if not isinstance(data["indices"], list):
+            raise self.error("symbols.indices", "with k, expected array of index names, found table "
+                                                "(a table needs dims = { ... })")
         k = data["k"]
         if isinstance(k, int):
             if not 1 <= k <= 50:
@@ -238,6 +269,7 @@ class _Loader:
             index = sympy.Symbol(name, integer=True, positive=True)
             self.declare(name, where, index)
             self.indices.append(index)
+            self.ranges[index] = self.names["k"]
         for section, make in (("vectors", sympy.IndexedBase), ("scalars", sympy.Symbol)):
             for name, domain in data.get(section, {}).items():
                 where = f"symbols.{section}.{name}"
@@ -249,6 +281,7 @@ class _Loader:
                     self.vectors.append(name)
                     self.declared_vectors.append(name)
                     self.ranks[name] = 1
+                    self.shapes[name] = (self.names["k"],)
 
     def definitions(self, data: dict) -> tuple[Definition, ...]:
         out = []
@@ -256,6 +289,9 @@ class _Loader:
             where = f"definitions.{target!r}"
             self.typed(body_text, where, str)
             name, params = self.target(target, where)
+            if params and isinstance(params[0], sympy.Dummy):  # "sigma(x)": a function
+                self.function(name, params, body_text, where)
+                continue
             obj = sympy.IndexedBase(name) if params else sympy.Symbol(name)
             # This and later definitions are visible, so that a use of one is named as
             # such rather than as an unknown name; then refused, since unfolding a
@@ -268,8 +304,16 @@ class _Loader:
             if params:
                 self.vectors.append(name)
                 self.ranks[name] = len(params)
+                self.shapes[name] = tuple(self.ranges.get(p) for p in params)
             out.append(Definition(name=name, params=params, body=body, source=body_text))
         return tuple(out)
+
+    def function(self, name: str, params: tuple, body_text: str, where: str) -> None:
+        """``"sigma(x)" = "1/(1 + exp(-x))"``: read the body with the parameters as local names."""
+        local = {p.name: p for p in params}
+        body = self.expression(body_text, where, names={**self.names, **local})
+        self.declare(name, where, DeclaredFunction(params))
+        self.functions.append(FunctionDef(name=name, params=params, body=body, source=body_text))
 
     def pending(self, targets: list[str]) -> dict[str, sympy.Basic]:
         """Names of the definitions still to come, as the objects they will be."""
@@ -279,7 +323,8 @@ class _Loader:
                 name, params = self.target(target, "")
             except DerivationFormatError:
                 continue  # reported when its own turn comes
-            out.setdefault(name, sympy.IndexedBase(name) if params else sympy.Symbol(name))
+            if not (params and isinstance(params[0], sympy.Dummy)):
+                out.setdefault(name, sympy.IndexedBase(name) if params else sympy.Symbol(name))
         return out
 
     def earlier_only(self, body: sympy.Basic, name: str, later: dict, where: str) -> None:
@@ -305,6 +350,8 @@ class _Loader:
         node = self.small_ast(text, where, shape)
         if isinstance(node, ast.Name):
             return node.id, ()
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            return self.function_target(node, text, where)
         if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name):
             parts = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
             params = []
@@ -329,6 +376,8 @@ class _Loader:
         """``onehot(y, c)``: y_j = 1 if j = c else 0. ``simplex(y)``: y_j >= 0 and they add to 1."""
         shape = "expected onehot(vector, index) or simplex(vector)"
         node = self.small_ast(text, where, shape)
+        if isinstance(node, ast.Compare):  # 0 < p < 1, y in {0, 1}
+            return self.fact(node, text, where)
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.keywords
                 and all(isinstance(a, ast.Name) for a in node.args)):
             raise self.error(where, f"{shape}, found {text!r}")
@@ -430,31 +479,6 @@ class _Loader:
                              start_source=chain["start"], steps=tuple(steps), case=case,
                              title_parts=self.prose(title, f"{where}.title"), vector_index=vector))
         return tuple(out)
-
-    def vector(self, text: str, where: str, start: sympy.Basic, case: Case | None) -> sympy.Symbol:
-        """``vector = "i"``: the chain's expressions are entry i of a vector over i = 1..k."""
-        where = f"{where}, vector"
-        index = self.names.get(text)
-        if index not in self.indices:
-            raise self.error(where, f"expected a declared index, found {text!r}")
-        if index not in free_indices(start):
-            raise self.error(where, f"index {text!r} does not occur free in the chain "
-                                    f"(its start is {start})")
-        if index in free_indices(whole_vector(start, index)):
-            raise self.error(where, f"the start {start} uses {text!r} other than as the index of "
-                                    f"an entry, so it is not entry {text!r} of a vector")
-        if case is not None:
-            # Proved only where the case holds (i = c, or c = k fixing the hot class), the
-            # steps say nothing about the entries the row would show.
-            raise self.error(where, f"the chain is checked only under the case {case.label}, "
-                                    f"so it does not give every entry over {text!r}")
-        if index in self.hot:
-            raise self.error(where, f"{text!r} is the hot index of a one-hot assumption, so each step "
-                                    f"speaks of the hot entry only, not of every entry over {text!r}")
-        if self.k is not None and self.k < 3:
-            raise self.error(where, f"the vector is shown by its entries 1, c and k, which needs "
-                                    f"k >= 3, found k = {self.k}")
-        return index
 
     def line_of(self, source: str, after: int) -> int:
         """1-based line where ``source`` next appears after line ``after``; 0 if not found."""

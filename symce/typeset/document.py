@@ -54,7 +54,7 @@ def _unverified(report: Report, all_k: bool = False):
 
 def _describe(derivation: Derivation, chain: Chain, n: int, r: StepResult | None) -> str:
     reason = chain.steps[n - 1].reason
-    verdict = "not checked" if r is None else r.evidence.value
+    verdict = "not checked" if r is None else r.evidence_text
     if r is not None and r.detail:
         verdict += f" ({r.detail})"
     return f"{derivation.path}, chain {chain.name!r}, step {n} ({reason!r}): {verdict}"
@@ -194,7 +194,7 @@ def _sections(report: Report, fmt: str, all_k: bool = False) -> list[str]:
                              f"{'are' if len(limited) > 1 else 'is'} proved at every instance k = 2..6, "
                              "not for every k."))
         for n, r in sorted(bad.get(chain.name, {}).items()):
-            verdict = "it was not checked" if r is None else "its evidence: " + r.evidence.value
+            verdict = "it was not checked" if r is None else "its evidence: " + r.evidence_text
             step = chain.steps[n - 1]
             note = (words(f"Step {n} (") + inline_prose(prose_pieces(step.reason_parts, step.reason), tex, fmt)
                     + words(f") is not verified; {verdict}."))
@@ -218,7 +218,7 @@ def _assumption(a, tex, math, words) -> str:
         return math(sympy.Symbol(a.vector)) + " " + words("is one-hot at") + " " + math(a.index)
     if a.kind == "simplex" and a.vector is not None:
         return math(sympy.Symbol(a.vector)) + " " + words("sums to") + " " + math(sympy.Integer(1))
-    if a.kind == "relation" and a.relation is not None:
+    if a.relation is not None:  # a relation, or a fact (0 < p < 1, y in {0, 1})
         return math(a.relation)
     return words(a.text)
 

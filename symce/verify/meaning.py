@@ -39,6 +39,7 @@ import sympy
 from sympy import Derivative, Dummy, Indexed, IndexedBase, KroneckerDelta, Sum, Symbol
 
 from ..model.derivation import Case, Derivation
+from .functions import Functions
 
 _CANONICAL = [Dummy(f"b{n}", integer=True) for n in range(16)]  # bound names, by nesting depth
 
@@ -48,9 +49,10 @@ class Meaning:
 
     def __init__(self, derivation: Derivation):
         self.derivation = derivation
-        self.k = derivation.symbols["k"]
+        self.k = derivation.symbols.get("k")  # None in a file with named dims or none
         self.indices = frozenset(derivation.indices)
         self.defs = {d.name: d for d in derivation.definitions}
+        self.functions = Functions(derivation, self._unfold)  # sigma(x), abstract L(u)
 
     def of(self, expr: sympy.Basic) -> sympy.Basic:
         """The expression with every definition unfolded and every derivative taken."""
@@ -66,6 +68,9 @@ class Meaning:
     def _unfold(self, e: sympy.Basic, hold: frozenset[str]) -> sympy.Basic:
         if isinstance(e, Derivative):
             return self._derivative(e, hold)
+        called = self.functions.meaning(e, hold)
+        if called is not None:
+            return called
         name = self._name(e)
         if name is not None and name not in hold:
             d = self.defs[name]
@@ -88,7 +93,7 @@ class Meaning:
             # second derivative by s[c] of -log(s[c]) come out as 0). With respect to
             # anything else, everything is unfolded first.
             keep = hold | {name} if name is not None else frozenset()
-            f = sympy.diff(self._unfold(f, keep), var, count)
+            f = self.functions.diff(self._unfold(f, keep), var, count, keep)
         return self._unfold(f, hold)
 
     def assume(self, e: sympy.Basic, case: Case | None) -> sympy.Basic:

@@ -82,8 +82,8 @@ def _ev_node(e, env, point):  # noqa: C901 - one branch per node kind, flat on p
             return point.scalars[e]
         raise Unevaluable(f"no value for {e}")
     if isinstance(e, sympy.Indexed):
-        if len(e.indices) != 1:
-            raise Unevaluable("multi-index entries")
+        if len(e.indices) != 1:  # a matrix entry W[i, j]: points that hold matrices take a tuple
+            return point.entry(e.base, tuple(_int(x, env, point) for x in e.indices))
         return point.entry(e.base, _int(e.indices[0], env, point))
     if isinstance(e, sympy.Add):
         return mpmath.fsum(_ev(a, env, point) for a in e.args)
@@ -120,6 +120,9 @@ def _ev_node(e, env, point):  # noqa: C901 - one branch per node kind, flat on p
         return mpmath.e
     if e is sympy.S.ImaginaryUnit:  # SymPy writes sqrt(-u) as I*sqrt(u): probe it too
         return mpmath.mpc(0, 1)
+    other = getattr(point, "other", None)  # a point's own quantities (abstract functions, Max, ...)
+    if other is not None:
+        return other(e, lambda x: _ev(x, env, point), lambda x: _int(x, env, point))
     raise Unevaluable(f"cannot evaluate {type(e).__name__}")
 
 

@@ -1,0 +1,68 @@
+"""Facts about scalars and vector entries: where probes draw them from.
+
+``0 < p < 1``, ``T > 0``, ``0 <= y[i] <= 1`` and ``y in {0, 1}`` restrict the
+values a step must hold for. Probes draw every such quantity inside its fact
+(a counterexample outside it would be no counterexample). The exact proof does
+not use interval facts beyond what the declared domain already says: a step
+that needs more is left to the instances or the probes, never passed on them.
+
+>>> import random, sympy
+>>> from symce.read.toml import loads_derivation
+>>> d = loads_derivation('''
+... title = "t"
+... assumptions = ["0 < p < 1"]
+... [symbols]
+... scalars = { p = "real" }
+... [[chains]]
+... name = "c"
+... start = "p"
+... steps = [{ expr = "p", reason = "r" }]
+... ''')
+>>> v = Facts(d).draw(d.symbols["p"], random.Random(0))
+>>> 0 < v < 1
+True
+"""
+
+from __future__ import annotations
+
+import random
+
+import mpmath
+import sympy
+
+from ..model.derivation import Derivation
+
+
+class Facts:
+    """The interval and membership facts of one derivation, by the scalar or vector they bound."""
+
+    def __init__(self, derivation: Derivation):
+        self.by_target: dict = {}
+        for a in derivation.assumptions:
+            if a.kind in ("interval", "member") and a.target is not None:
+                target = a.target.base if isinstance(a.target, sympy.Indexed) else a.target
+                self.by_target.setdefault(target, []).append(a)
+
+    def draw(self, obj, rng: random.Random):
+        """A random value satisfying every fact on ``obj``; None when no fact names it."""
+        facts = self.by_target.get(obj)
+        if not facts:
+            return None
+        for a in facts:
+            if a.kind == "member":
+                return _number(rng.choice(a.members))
+        low, high = -mpmath.mpf(5), mpmath.mpf(5)
+        for a in facts:
+            if a.low is not None:
+                low = max(low, _number(a.low[0]))
+            if a.high is not None:
+                high = min(high, _number(a.high[0]))
+        if high < low:
+            return None
+        # strictly inside: an open end must not be drawn, a closed one need not be
+        return low + (high - low) * mpmath.mpf(rng.randint(1, 999)) / 1000
+
+
+def _number(x) -> mpmath.mpf:
+    x = sympy.Rational(x)
+    return mpmath.mpf(x.p) / x.q
