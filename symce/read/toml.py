@@ -42,6 +42,7 @@ from ..errors import DerivationFormatError, UnsafeExpressionError
 from .expr import FUNCTIONS, RELATIONS, DeclaredFunction, quoted, read_expression, read_prose
 from .facts import FactsMixin
 from .shapes import ShapesMixin, declared_functions
+from .whole import WholeMixin
 
 MAX_FILE_BYTES = 1_000_000  # a derivation is a few KB; a megabyte is already absurd
 MAX_STEPS = 500  # over all chains
@@ -51,7 +52,8 @@ _TOP = {"title": str, "symbols": dict, "definitions": dict, "assumptions": list,
 _TOP_REQUIRED = ("title", "symbols", "chains")
 _SYMBOLS = {"k": (int, str), "dims": dict, "indices": (list, dict), "vectors": dict, "matrices": dict,
             "scalars": dict, "functions": dict}
-_CHAIN = {"name": str, "title": str, "case": str, "vector": str, "start": str, "steps": list}
+_CHAIN = {"name": str, "title": str, "case": str, "vector": str, "entry": list, "whole": str,
+          "start": str, "steps": list}
 _STEP = {"expr": str, "reason": str}
 _NOTATION = {"bold_vectors": bool, "softmax_name": str}
 _DOMAINS = {"real": {"real": True}, "positive": {"positive": True}, "nonnegative": {"nonnegative": True}}
@@ -128,7 +130,7 @@ def _type_name(value: Any) -> str:
     return type(value).__name__
 
 
-class _Loader(ShapesMixin, FactsMixin):
+class _Loader(ShapesMixin, FactsMixin, WholeMixin):
     """Walks the TOML tree once, building the symbol table as it goes."""
 
     reserved = _RESERVED
@@ -470,6 +472,10 @@ class _Loader(ShapesMixin, FactsMixin):
                 steps.append(Step(expr=expr, reason=reason, source=raw["expr"], line=line or None,
                                   reason_parts=self.prose(reason, f"{at}.reason")))
                 line = line or 0
+            if "whole" in chain:  # the whole matrix, checked as one more step
+                steps.append(self.whole_step(chain, where, start, case))
+            elif "entry" in chain:
+                raise self.error(f"{where}, entry", "entry goes with whole = \"...\" (the matrix form)")
             total += len(steps)
             if total > MAX_STEPS:
                 raise self.error(where, f"more than {MAX_STEPS} steps in the file")

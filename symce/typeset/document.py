@@ -84,7 +84,9 @@ def _chain_rows(chain: Chain, tex, unverified: set[int], fmt: str = "tex",
         lhs = tex(chain.start) + " " if n == 1 else ""
         mark = _UNVERIFIED if n in unverified else _SMALL_K if n in small_k else None
         note = _note(prose_pieces(step.reason_parts, step.reason), tex, fmt, mark)
-        rows.append(lhs + "&= " + tex(step.expr) + note)
+        if step.whole is not None:  # the whole matrix, its entry proved as this step
+            lhs = tex(step.whole[0]) + " "
+        rows.append(lhs + "&= " + tex(step.expr if step.whole is None else step.whole[1]) + note)
     if chain.vector_index is not None and derivation is not None:
         lhs, entries, gaps, reason = _vector_line(chain, derivation)
         row = printer_for(derivation).row_vector(entries, gaps)

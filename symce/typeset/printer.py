@@ -83,7 +83,8 @@ class NotesPrinter(LatexPrinter):
             return r"\operatorname{softmax}(" + self._name(softmax[name]) + ")"
         tex = LatexPrinter._print_Symbol(self, sympy.Symbol(name))
         if name in self._settings["vectors"] and self._settings["bold_vectors"]:
-            return r"\mathbf{" + tex + "}"
+            # \mathbf leaves Greek letters upright and thin: \boldsymbol{\delta}
+            return (r"\boldsymbol{" if tex.startswith("\\") else r"\mathbf{") + tex + "}"
         return tex
 
     def _print_Symbol(self, expr, style="plain"):
@@ -95,7 +96,8 @@ class NotesPrinter(LatexPrinter):
         return self._name(expr.name)
 
     def _print_Indexed(self, expr):
-        return _subscript(self._name(expr.base.name), [self._print(i) for i in expr.indices])
+        # a matrix entry W_{ij}: two one-letter indices side by side, as in lecture notes
+        return _subscript(self._name(expr.base.name), [self._print(i) for i in expr.indices], joined=True)
 
     def _print_KroneckerDelta(self, expr, exp=None):
         # \delta_{ic}: the notation of the softmax Jacobian s_i(\delta_{ij} - s_j) in
@@ -148,6 +150,26 @@ class NotesPrinter(LatexPrinter):
             return super()._print_Function(expr, exp)
         tex = self._name(expr.func.__name__) + "(" + ", ".join(self._print(a) for a in expr.args) + ")"
         return self._do_exponent(tex, exp)
+
+    # Whole arrays (the last row of a chain with ``whole``): \boldsymbol{\delta} \mathbf{x}^\top.
+    def _print_MatrixSymbol(self, expr):
+        return self._name(expr.name)
+
+    def _print_Transpose(self, expr):
+        inner = self._print(expr.arg)
+        if not isinstance(expr.arg, sympy.MatrixSymbol):
+            inner = self._add_parens(inner)
+        return inner + r"^\top"
+
+    def _print_DiagMatrix(self, expr):
+        return r"\operatorname{diag}(" + self._print(expr.args[0]) + ")"
+
+    def _print_MatMul(self, expr):
+        parts = []
+        for a in expr.args:
+            tex = self._print(a)
+            parts.append(self._add_parens(tex) if isinstance(a, sympy.MatAdd) else tex)
+        return " ".join(parts)
 
     def _print_Relational(self, expr):
         ops = {"==": "=", "!=": r"\neq", "<": "<", ">": ">", "<=": r"\leq", ">=": r"\geq"}
