@@ -34,8 +34,10 @@ from .meaning import Meaning, is_zero, normal_form, sum_to_one
 from .probe import Point, Unevaluable
 
 DIGITS = 50  # working precision of a probe
+MAX_DIGITS = 2000  # a disagreement needing more digits than this to settle is left undecided
 TOLERANCE = mpmath.mpf("1e-30")  # relative disagreement that counts as a difference
 PROBES_PER_SIZE = 8  # index placements probed per assignment of the dims
+FIRST_PROBES = 6  # probes before the proof, spread over the assignments of the dims
 MAX_PLACEMENTS = 400  # instances beyond this many placements are not enumerated
 SMALL = (1, 2, 3)  # sizes of each symbolic dim tried exactly when the proof for all is undecided
 MAX_INSTANCES = 60  # assignments of the dims tried exactly
@@ -58,13 +60,23 @@ def verify_dims_step(derivation: Derivation, lhs, rhs, case: Case | None, *, see
     inst = _Instances(meaning, left, right, case.condition if case is not None else None)
     rng = random.Random(seed)
     agreed = 0
-    for sizes, placement in inst.probe_plan(rng):
+    # A few probes first (a wrong step is usually refuted at once), then the proof; the
+    # other probes only when it is not proved: they can only add a counterexample.
+    plan = inst.probe_plan(rng)
+    first, rest = plan[:FIRST_PROBES], plan[FIRST_PROBES:]
+    for sizes, placement in first:
         verdict = inst.probe(sizes, placement, rng)
         if isinstance(verdict, tuple):
             return "FAILS", f"differs at {_describe(sizes, {})}", verdict
         agreed += verdict
     symbolic = symbolic_dims(derivation)
-    if is_zero(inst.normal(left - right)):
+    proved = is_zero(inst.normal(left - right))
+    for sizes, placement in [] if proved else rest:
+        verdict = inst.probe(sizes, placement, rng)
+        if isinstance(verdict, tuple):
+            return "FAILS", f"differs at {_describe(sizes, {})}", verdict
+        agreed += verdict
+    if proved:
         if symbolic:
             return "PROVED_ALL_DIMS", f"exact, for all {scope(derivation)}; {agreed} probes agreed", None
         return "PROVED", f"exact; {agreed} probes agreed", None
@@ -137,8 +149,9 @@ class _Instances:
             placements = self.placements(sizes) or []
             if len(placements) > PROBES_PER_SIZE:
                 placements = [placements[0], placements[-1]] + rng.sample(placements[1:-1], PROBES_PER_SIZE - 2)
-            out += [(sizes, p) for p in placements]
-        return out
+            out.append([(sizes, p) for p in placements])
+        # round robin: the first few probes cover every assignment (1, distinct sizes, 7)
+        return [x for group in itertools.zip_longest(*out) for x in group if x is not None]
 
     def exact_plan(self) -> list[dict]:
         plans = list(itertools.product(SMALL, repeat=len(self.symbolic)))[:MAX_INSTANCES]
@@ -180,12 +193,16 @@ class _Instances:
                     agreed += 1
                     continue
                 fine = point.finer_digits()
+                if fine > MAX_DIGITS:
+                    continue  # too costly to settle at this point; others decide
                 a2, b2 = point.value(self.left, fine), point.value(self.right, fine)
             except (Unevaluable, ZeroDivisionError, OverflowError, ValueError):
                 continue
             if _close(a2, b2) or abs(a2 - b2) < abs(a - b) * mpmath.mpf(10) ** -DIGITS:
                 agreed += 1
                 continue
+            if abs(a2 - b2) <= max(point.peak, 1) * mpmath.mpf(10) ** (10 - fine):
+                continue  # below what the finer evaluation resolves: neither agreement nor a counterexample
             return point.shown(), _show(a2), _show(b2)
         return agreed
 
@@ -201,7 +218,9 @@ class _ArrayPoint(Point):
         for base, shape in inst.arrays.items():
             dims = [inst.size_of(s, sizes) for s in shape]
             keys = list(itertools.product(*(range(1, n + 1) for n in dims)))
-            values = {key: self.draw(base) for key in keys}
+            # the large offset goes to vector entries (logits) only: on a weight matrix too,
+            # every product would be of two large numbers (a pre-activation of 10^5)
+            values = {key: self.draw(base, large=len(shape) == 1) for key in keys}
             if base in inst.simplex and keys:
                 values[keys[-1]] = 1 - mpmath.fsum(values[key] for key in keys[:-1])
             self.arrays[base] = values
@@ -209,7 +228,7 @@ class _ArrayPoint(Point):
         self.opaque: dict = {}  # abstract quantities, by name and concrete partials
         self.outside: dict = {}  # entries reached outside their dims
 
-    def draw(self, obj):
+    def draw(self, obj, large: bool = True):
         fact = self.inst.facts.draw(obj, self.rng)
         if fact is not None:
             return fact
@@ -219,7 +238,7 @@ class _ArrayPoint(Point):
         if obj.is_positive or obj.is_nonnegative or obj.assumptions0.get("positive") \
                 or obj.assumptions0.get("nonnegative"):
             return mpmath.mpf(self.rng.randint(1, 5000)) / 1000
-        return self.offset + mpmath.mpf(self.rng.randint(-3000, 3000)) / 1000
+        return (self.offset if large else 0) + mpmath.mpf(self.rng.randint(-3000, 3000)) / 1000
 
     def entry(self, base, n):
         key = n if isinstance(n, tuple) else (n,)

@@ -142,6 +142,15 @@ class Functions:
                     found |= obj.free_symbols | (body.free_symbols - set(params))
             finally:
                 self.hold = saved
+            # and every defined name on the way, which a derivative may hold still (dL/dh_a)
+            bodies = {dn.name: (dn.body, set(dn.params)) for dn in self.derivation.definitions}
+            todo = [a for a in self.args[name] if a in bodies]
+            while todo:
+                body, params = bodies.pop(todo.pop(), (None, None))
+                if body is not None:
+                    found |= body.free_symbols - params
+                    todo += [str(x) for x in body.free_symbols if str(x) in bodies]
+            found |= {sympy.Symbol(a) for a in self.args[name]}
             self._depends[name] = found
         return self._depends[name]
 
