@@ -121,8 +121,9 @@ class _Instances:
         declared = set(d.vectors) - set(meaning.defs)
         self.arrays = {d.symbols[n]: d.shapes[n] for n in declared if n in d.shapes}
         used = _free(left) | _free(right)
+        named = set(meaning.defs) | {f.name for f in d.abstract}  # not inputs: never drawn
         self.scalars = [o for n, o in d.symbols.items() if isinstance(o, sympy.Symbol) and o in used
-                        and o not in meaning.indices and not o.is_integer]
+                        and n not in named and o not in meaning.indices and not o.is_integer]
         self.used = {x.base for side in (left, right) for x in side.atoms(sympy.Indexed)}
         self.symbolic = [dim.symbol for dim in d.dims if dim.size is None]
 
@@ -134,7 +135,7 @@ class _Instances:
                 e = normal_form(e, dim.symbol, frozenset(i for i, r in ranges.items() if r == dim.symbol))
         for y in self.simplex:
             e = sum_to_one(e, [y], self.derivation.shapes[y.name][0])
-        return opaque_values(e)
+        return opaque_values(_delta_substitute(e, self.meaning.indices))
 
     def sizes_of(self, values) -> dict:
         return dict(zip(self.symbolic, values))
@@ -295,6 +296,25 @@ def _opaque_name(key) -> str:
         return name
     by = " ".join(f"d{b}[{', '.join(map(str, k))}]" if k else f"d{b}" for b, k in partials)
     return f"d{'' if len(partials) == 1 else len(partials)}{name}/{by}"
+
+
+def _delta_substitute(e, indices) -> sympy.Basic:
+    """In each term, a factor ``KroneckerDelta(i, j)`` of free indices puts ``i`` for ``j`` elsewhere.
+
+    Exact: where ``i != j`` the term is zero either way. It lets ``KroneckerDelta(i, j) * s[j]``
+    and ``KroneckerDelta(i, j) * s[i]`` cancel, which the opaque-delta simplifier cannot see.
+    """
+    if not any(set(d.args) <= indices for d in e.atoms(sympy.KroneckerDelta)):
+        return e
+    out = []
+    for term in sympy.Add.make_args(sympy.expand_mul(e)):
+        factors = list(sympy.Mul.make_args(term))
+        for n, f in enumerate(factors):
+            if isinstance(f, sympy.KroneckerDelta) and set(f.args) <= indices and f.args[0] != f.args[1]:
+                keep, gone = sorted(f.args, key=sympy.default_sort_key)
+                factors = [g if m == n else g.xreplace({gone: keep}) for m, g in enumerate(factors)]
+        out.append(sympy.Mul(*factors))
+    return sympy.Add(*out)
 
 
 def _free(e) -> set:
