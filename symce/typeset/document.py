@@ -169,9 +169,11 @@ def _sections(report: Report, fmt: str, all_k: bool = False) -> list[str]:
 
     out = []
     defs = [_defined(dn, d) for dn in d.definitions]
-    if defs:
+    rows = [tex(sympy.Function(f.name)(*f.params)) + " &= " + tex(f.body) for f in d.functions]
+    rows += [tex(lhs) + " &= " + tex(dn.body) for dn, lhs in zip(d.definitions, defs)]
+    if rows:
         out.append(heading("Definitions"))
-        out.append(display(_align([tex(lhs) + " &= " + tex(dn.body) for dn, lhs in zip(d.definitions, defs)])))
+        out.append(display(_align(rows)))
     assumed = [_assumption(a, tex, math, words) for a in d.assumptions]
     if assumed:
         out.append(words("Assume") + " " + (words(",") + " " + words("and") + " ").join(assumed) + ".")

@@ -177,16 +177,17 @@ class NotesPrinter(LatexPrinter):
 
     def _print_And(self, expr):
         """``1 < c`` and ``c < k`` together, as a reader writes them: ``1 < c < k``."""
-        links = {a.lhs: a.rhs for a in expr.args if isinstance(a, sympy.StrictLessThan)}
+        links = {a.lhs: a.rhs for a in expr.args if isinstance(a, (sympy.StrictLessThan, sympy.LessThan))}
         heads = set(links) - set(links.values())
         if len(links) != len(expr.args) or len(heads) != 1:
             return super()._print_And(expr)
+        ops = {a.lhs: ("<" if isinstance(a, sympy.StrictLessThan) else r"\leq") for a in expr.args}
         chain = [heads.pop()]
         while chain[-1] in links and len(chain) <= len(links):
             chain.append(links[chain[-1]])
         if len(chain) != len(links) + 1:
             return super()._print_And(expr)
-        return " < ".join(self._print(x) for x in chain)
+        return self._print(chain[0]) + "".join(f" {ops[a]} " + self._print(b) for a, b in zip(chain, chain[1:]))
 
     def row_vector(self, entries, gaps: bool = True) -> str:
         r"""A row vector shown by some of its entries, ``\cdots`` between them when ``gaps``.
