@@ -31,7 +31,7 @@ import re
 
 import sympy
 
-from ..model.derivation import AbstractFunction, Case, Dim, free_indices, whole_vector
+from ..model.derivation import AbstractFunction, Case, Dim, FunctionDef, free_indices, whole_vector
 from .expr import DeclaredFunction
 
 _ARRAY = re.compile(r"\s*(real|positive|nonnegative)\s*(?:\[([^\]]*)\])?\s*$")
@@ -178,6 +178,46 @@ class ShapesMixin:
             raise self.error(where, f"the vector is shown by its entries 1, c and k, which needs "
                                     f"k >= 3, found k = {self.k}")
         return index
+
+    def function(self, name: str, params: tuple, body_text: str, where: str) -> None:
+        """``"sigma(x)" = "1/(1 + exp(-x))"``: read the body with the parameters as local names."""
+        local = {p.name: p for p in params}
+        body = self.expression(body_text, where, names={**self.names, **local})
+        self.declare(name, where, DeclaredFunction(params))
+        self.functions.append(FunctionDef(name=name, params=params, body=body, source=body_text))
+
+    def check_abstract_derivatives(self, expr: sympy.Basic, where: str) -> None:
+        """``Derivative(L, v)`` of an abstract ``L`` needs ``v`` among what ``L`` depends on.
+
+        Otherwise the derivative would be 0 by the letter of the declaration, which is
+        rarely what was meant (an argument left out of ``functions``): refused, not guessed.
+        """
+        abstract = {f.name: f for f in self.abstract}
+        for d in expr.atoms(sympy.Derivative):
+            name = getattr(d.expr, "name", None)
+            if name not in abstract:
+                continue
+            reach = self.reach(abstract[name].args)
+            for var, _ in d.variable_count:
+                label = str(var.base.label) if isinstance(var, sympy.Indexed) else str(var)
+                if label not in reach:
+                    raise self.error(where, f"{name} depends on {', '.join(abstract[name].args)} (and what they are "
+                                            f"defined from), not on {label}: Derivative({name}, {var}) would be 0; "
+                                            f"add {label} to functions.{name}, or write 0")
+
+    def reach(self, names) -> set[str]:
+        """The names that ``names`` are, or are defined from (through definitions, transitively)."""
+        out, todo = set(), list(names)
+        while todo:
+            name = todo.pop()
+            if name in out:
+                continue
+            out.add(name)
+            body = self.bodies.get(name)
+            if body is not None:
+                used = {str(x.base.label) for x in body.atoms(sympy.Indexed)} | {str(x) for x in body.free_symbols}
+                todo += [u for u in used if u in self.names]
+        return out
 
     def check_dims(self, expr: sympy.Basic, where: str, bound: dict | None = None) -> None:
         """Every index of an entry ranges over the dimension of its position in the array."""

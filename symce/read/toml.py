@@ -37,9 +37,9 @@ from typing import Any
 
 import sympy
 
-from ..model.derivation import Assumption, Case, Chain, Definition, Derivation, FunctionDef, Notation, Step
+from ..model.derivation import Assumption, Case, Chain, Definition, Derivation, Notation, Step
 from ..errors import DerivationFormatError, UnsafeExpressionError
-from .expr import FUNCTIONS, RELATIONS, DeclaredFunction, quoted, read_expression, read_prose
+from .expr import FUNCTIONS, RELATIONS, quoted, read_expression, read_prose
 from .facts import FactsMixin
 from .shapes import ShapesMixin, declared_functions
 from .whole import WholeMixin
@@ -150,7 +150,8 @@ class _Loader(ShapesMixin, FactsMixin, WholeMixin):
         self.ranges: dict[sympy.Symbol, sympy.Basic] = {}  # index -> its dim's symbol
         self.shapes: dict[str, tuple[sympy.Basic, ...]] = {}  # array -> its dims
         self.abstract: list = []  # AbstractFunction, in file order
-        self.functions: list[FunctionDef] = []
+        self.functions: list = []  # FunctionDef, in file order
+        self.bodies: dict[str, sympy.Basic] = {}  # defined name -> its body, for dependencies
 
     def error(self, where: str, message: str) -> DerivationFormatError:
         return DerivationFormatError(f"{self.path}, {where}: {message}")
@@ -184,6 +185,7 @@ class _Loader(ShapesMixin, FactsMixin, WholeMixin):
         self.entries(expr, where)
         if self.uses_dims:
             self.check_dims(expr, where)
+            self.check_abstract_derivatives(expr, where)
         return expr
 
     def entries(self, expr: sympy.Basic, where: str) -> None:
@@ -308,14 +310,8 @@ class _Loader(ShapesMixin, FactsMixin, WholeMixin):
                 self.ranks[name] = len(params)
                 self.shapes[name] = tuple(self.ranges.get(p) for p in params)
             out.append(Definition(name=name, params=params, body=body, source=body_text))
+            self.bodies[name] = body
         return tuple(out)
-
-    def function(self, name: str, params: tuple, body_text: str, where: str) -> None:
-        """``"sigma(x)" = "1/(1 + exp(-x))"``: read the body with the parameters as local names."""
-        local = {p.name: p for p in params}
-        body = self.expression(body_text, where, names={**self.names, **local})
-        self.declare(name, where, DeclaredFunction(params))
-        self.functions.append(FunctionDef(name=name, params=params, body=body, source=body_text))
 
     def pending(self, targets: list[str]) -> dict[str, sympy.Basic]:
         """Names of the definitions still to come, as the objects they will be."""

@@ -89,7 +89,7 @@ def _chain_rows(chain: Chain, tex, unverified: set[int], fmt: str = "tex",
         rows.append(lhs + "&= " + tex(step.expr if step.whole is None else step.whole[1]) + note)
     if chain.vector_index is not None and derivation is not None:
         lhs, entries, gaps, reason = _vector_line(chain, derivation)
-        row = printer_for(derivation).row_vector(entries, gaps)
+        row = printer_for(derivation, markdown=fmt != "tex").row_vector(entries, gaps)
         mark = _UNVERIFIED if unverified else _SMALL_K if small_k else None
         rows.append(tex(lhs) + " &= " + row + _note(reason, tex, fmt, mark))
     return rows
@@ -159,7 +159,7 @@ def _align(rows: list[str], env: str = "align*") -> str:
 def _sections(report: Report, fmt: str, all_k: bool = False) -> list[str]:
     """The document as a list of paragraphs: headings, sentences, display blocks."""
     d = report.derivation
-    printer = printer_for(d)
+    printer = printer_for(d, markdown=fmt != "tex")
     tex = printer.doprint
     math = (lambda e: "$" + tex(e) + "$") if fmt == "tex" else (lambda e: "$$" + tex(e) + "$$")
     heading = (lambda text: r"\subsection*{" + escape_text(text) + "}") if fmt == "tex" else (

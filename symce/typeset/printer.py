@@ -53,6 +53,7 @@ class NotesPrinter(LatexPrinter):
         "softmax_name": "s",
         "sum_range": None,
         "indices": (),
+        "bold_greek": r"\boldsymbol",  # MathJax's base package has no \boldsymbol: \mathbf there
     }
 
     def doprint(self, expr) -> str:
@@ -84,7 +85,7 @@ class NotesPrinter(LatexPrinter):
         tex = LatexPrinter._print_Symbol(self, sympy.Symbol(name))
         if name in self._settings["vectors"] and self._settings["bold_vectors"]:
             # \mathbf leaves Greek letters upright and thin: \boldsymbol{\delta}
-            return (r"\boldsymbol{" if tex.startswith("\\") else r"\mathbf{") + tex + "}"
+            return (self._settings["bold_greek"] + "{" if tex.startswith("\\") else r"\mathbf{") + tex + "}"
         return tex
 
     def _print_Symbol(self, expr, style="plain"):
@@ -330,8 +331,11 @@ def _ordered_factors(expr) -> list:
     return sorted(args, key=lambda f: (rank(f), sympy.default_sort_key(f)))
 
 
-def printer_for(derivation: Derivation | None = None) -> NotesPrinter:
-    """The printer configured by a derivation's notation (SymPy-neutral without one)."""
+def printer_for(derivation: Derivation | None = None, markdown: bool = False) -> NotesPrinter:
+    """The printer configured by a derivation's notation (SymPy-neutral without one).
+
+    ``markdown``: for MathJax with its base and ams packages only (bold Greek by mathbf).
+    """
     if derivation is None:
         return NotesPrinter()
     k = derivation.k if derivation.k is not None else derivation.symbols.get("k")
@@ -341,6 +345,7 @@ def printer_for(derivation: Derivation | None = None) -> NotesPrinter:
         "softmax": tuple(_softmaxes(derivation)),
         "softmax_name": derivation.notation.softmax_name,
         "indices": tuple(derivation.indices),
+        "bold_greek": r"\mathbf" if markdown else r"\boldsymbol",
         "sum_range": None if k is None else (sympy.Integer(1), sympy.Integer(k) if isinstance(k, int) else k),
     })
 

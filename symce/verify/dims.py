@@ -118,6 +118,7 @@ class _Instances:
         self.free = sorted((_free(left) | _free(right)) & meaning.indices, key=lambda s: s.name)
         self.simplex = meaning.simplex_vectors()
         self.facts = Facts(d)
+        self.signs = self.facts.signs()  # scalars a fact keeps on one side of zero, for proofs
         declared = set(d.vectors) - set(meaning.defs)
         self.arrays = {d.symbols[n]: d.shapes[n] for n in declared if n in d.shapes}
         used = _free(left) | _free(right)
@@ -129,6 +130,7 @@ class _Instances:
 
     def normal(self, e):
         """Sums over each dimension rewritten exactly; then abstract quantities made symbols."""
+        e = e.xreplace(self.signs)
         ranges = self.derivation.ranges
         for _ in range(2):  # a sum over n inside one over d needs both passes
             for dim in self.derivation.dims:
@@ -175,7 +177,7 @@ class _Instances:
         return out
 
     def instance(self, e, sizes: dict, placement: dict):
-        e = _unroll(e.xreplace({**sizes, **placement}))
+        e = _unroll(e.xreplace({**sizes, **placement, **self.signs}))
         for y in self.simplex:  # the last entry is whatever makes the vector sum to one
             last = self.size_of(self.derivation.shapes[y.name][0], sizes)
             e = e.xreplace({y[last]: 1 - sympy.Add(*(y[n] for n in range(1, last)))})

@@ -43,6 +43,32 @@ class Facts:
                 target = a.target.base if isinstance(a.target, sympy.Indexed) else a.target
                 self.by_target.setdefault(target, []).append(a)
 
+    def signs(self) -> dict:
+        """Scalars a fact keeps to one side of zero, each with a symbol that says so (for proofs).
+
+        ``T > 0`` lets SymPy use ``T`` positive (``Max(0, T) = T``, ``sqrt(T**2) = T``); the
+        step is claimed only where the facts hold, so proving it there is the whole claim.
+        """
+        out = {}
+        for obj, facts in self.by_target.items():
+            if not isinstance(obj, sympy.Symbol):
+                continue
+            lows = [a.low for a in facts if a.kind == "interval" and a.low is not None]
+            highs = [a.high for a in facts if a.kind == "interval" and a.high is not None]
+            members = [set(a.members) for a in facts if a.kind == "member"]
+            kind = None
+            if any(v > 0 or (v == 0 and strict) for v, strict in lows):
+                kind = "positive"
+            elif any(v >= 0 for v, _ in lows) or any(all(m >= 0 for m in ms) for ms in members):
+                kind = "nonnegative"
+            elif any(v < 0 or (v == 0 and strict) for v, strict in highs):
+                kind = "negative"
+            elif any(v <= 0 for v, _ in highs):
+                kind = "nonpositive"
+            if kind is not None:
+                out[obj] = sympy.Dummy(obj.name, real=True, **{kind: True})
+        return out
+
     def draw(self, obj, rng: random.Random):
         """A random value satisfying every fact on ``obj``; None when no fact names it."""
         facts = self.by_target.get(obj)
