@@ -239,6 +239,11 @@ class ShapesMixin:
             if isinstance(arg, sympy.Basic):
                 self.check_dims(arg, where, bound)
 
+    def dim_name(self, dim) -> str:
+        """A dimension as the file names it (``d`` rather than its concrete size 4)."""
+        names = [name for name, x in self.dims.items() if x.symbol == dim]
+        return names[0] if len(names) == 1 else str(dim)
+
     def index_fits(self, entry, pos: int, index, dim, bound: dict, where: str) -> None:
         if index in bound:
             over = bound[index]
@@ -247,14 +252,12 @@ class ShapesMixin:
         else:
             over = None
         if over is not None and over != dim and (over.free_symbols or dim.free_symbols):
-            raise self.error(where, f"index {index} ranges over {_dim_name(over)}, but position {pos + 1} "
-                                    f"of {_entry_text(entry)} ranges over {_dim_name(dim)}")
+            raise self.error(where, f"index {index} ranges over {self.dim_name(over)}, but position {pos + 1} "
+                                    f"of {_entry_text(entry)} ranges over {self.dim_name(dim)}")
         if index.is_Integer and dim.is_Integer and not 1 <= index <= dim:
             raise self.error(where, f"index {index} of {_entry_text(entry)} is outside 1..{dim}")
 
 
-def _dim_name(dim) -> str:
-    return str(dim)
 
 
 def _entry_text(entry) -> str:

@@ -86,8 +86,8 @@ class WholeMixin:
         if len(want) == 1 and shape is not None and shape[1] == 1:
             shape = shape[:1]
         if shape != want:
-            raise self.error(where, f"{quoted(text)} has dims {_dims(form.shape)}, but entry {names} "
-                                    f"ranges over {_dims(want)}")
+            raise self.error(where, f"{quoted(text)} has dims {self.dims_text(form.shape)}, but entry {names} "
+                                    f"ranges over {self.dims_text(want)}")
         at = (indices[0], indices[1] if len(indices) == 2 else sympy.Integer(1))
         expr = form.entry(*at)
         self.check_dims(expr, where)
@@ -134,7 +134,7 @@ class WholeMixin:
         if op is ast.MatMult:
             if a.shape is None or b.shape is None or a.shape[1] != b.shape[0]:
                 raise self.error(where, f"A @ B needs the columns of A to match the rows of B, found "
-                                        f"{_dims(a.shape)} @ {_dims(b.shape)} in {quoted(text)}")
+                                        f"{self.dims_text(a.shape)} @ {self.dims_text(b.shape)} in {quoted(text)}")
             inner = a.shape[1]
             if inner == 1:
                 entry = lambda i, j: a.entry(i, inner) * b.entry(inner, j)  # noqa: E731
@@ -144,8 +144,8 @@ class WholeMixin:
             return _Form(entry, (a.shape[0], b.shape[1]), sympy.MatMul(a.shown, b.shown))
         if op in (ast.Add, ast.Sub):
             if a.shape != b.shape or a.shape is None:
-                raise self.error(where, f"+ and - need arrays of the same dims, found {_dims(a.shape)} and "
-                                        f"{_dims(b.shape)} in {quoted(text)}")
+                raise self.error(where, f"+ and - need arrays of the same dims, found {self.dims_text(a.shape)} and "
+                                        f"{self.dims_text(b.shape)} in {quoted(text)}")
             sign = 1 if op is ast.Add else -1
             shown = sympy.MatAdd(a.shown, b.shown if sign == 1 else -b.shown)
             return _Form(lambda i, j: a.entry(i, j) + sign * b.entry(i, j), a.shape, shown)
@@ -157,6 +157,9 @@ class WholeMixin:
                          sympy.MatMul(sympy.Pow(b.shown, -1), a.shown))
         raise self.error(where, f"{_SHAPE} (write A @ B for a matrix product), found {quoted(text)}")
 
+    def dims_text(self, shape) -> str:
+        return "a scalar" if shape is None else " x ".join(self.dim_name(x) for x in shape)
+
     def has_array(self, node: ast.AST) -> bool:
         """Whether ``node`` names a whole vector or matrix (an entry such as ``x[j]`` is a scalar)."""
         entries = {id(n.value) for n in ast.walk(node) if isinstance(n, ast.Subscript)}
@@ -164,5 +167,3 @@ class WholeMixin:
                    for n in ast.walk(node))
 
 
-def _dims(shape) -> str:
-    return "a scalar" if shape is None else " x ".join(map(str, shape))
