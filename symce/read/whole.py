@@ -120,7 +120,7 @@ class WholeMixin:
                          (inner.shape[0], inner.shape[0]), DiagMatrix(inner.shown))
         if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub) and self.has_array(node):
             inner = self.form(node.operand, text, where)
-            return _Form(lambda i, j: -inner.entry(i, j), inner.shape, -inner.shown)
+            return _Form(lambda i, j: -inner.entry(i, j), inner.shape, _negated(inner.shown))
         if isinstance(node, ast.BinOp) and self.has_array(node):
             return self.binary(node, text, where)
         if self.has_array(node):
@@ -147,7 +147,8 @@ class WholeMixin:
                 raise self.error(where, f"+ and - need arrays of the same dims, found {self.dims_text(a.shape)} and "
                                         f"{self.dims_text(b.shape)} in {quoted(text)}")
             sign = 1 if op is ast.Add else -1
-            shown = sympy.MatAdd(a.shown, b.shown if sign == 1 else -b.shown)
+            # built unevaluated: -X would be simplified ((W.T @ z).T printed as z.T @ W)
+            shown = sympy.MatAdd(a.shown, b.shown if sign == 1 else _negated(b.shown), evaluate=False)
             return _Form(lambda i, j: a.entry(i, j) + sign * b.entry(i, j), a.shape, shown)
         if op is ast.Mult and (a.shape is None or b.shape is None):
             return _Form(lambda i, j: a.entry(i, j) * b.entry(i, j), a.shape or b.shape,
@@ -167,3 +168,5 @@ class WholeMixin:
                    for n in ast.walk(node))
 
 
+def _negated(shown):
+    return sympy.MatMul(sympy.S.NegativeOne, shown, evaluate=False) if shown.is_Matrix else -shown

@@ -165,6 +165,14 @@ class NotesPrinter(LatexPrinter):
     def _print_DiagMatrix(self, expr):
         return r"\operatorname{diag}(" + self._print(expr.args[0]) + ")"
 
+    def _print_MatAdd(self, expr):
+        tex = ""
+        for n, term in enumerate(expr.args):
+            negative = isinstance(term, sympy.MatMul) and term.args[0] == -1
+            shown = self._print(sympy.MatMul(*term.args[1:], evaluate=False) if negative else term)
+            tex += (" - " if negative else " + " if n else "") + shown
+        return tex.lstrip(" ")
+
     def _print_MatMul(self, expr):
         parts = []
         for a in expr.args:
