@@ -72,7 +72,7 @@ def test_diag_and_transpose_print_as_in_lecture_notes():
                          .replace('start = "Derivative(L, W[i, j])"', 'start = "0"')
                          .replace('expr = "delta[i] * x[j]"', 'expr = "z[i] * W[i, j] - z[i] * Sum(W[l, j] * z[l], (l, 1, n))"'))
     row = s.chains[0].steps[-1].whole[1]
-    assert latex_expr(row, s) == r"\operatorname{diag}(\mathbf{z}) \mathbf{W} - \mathbf{z} \left(\mathbf{W}^\top \mathbf{z}\right)^\top"
+    assert latex_expr(row, s) == r"\operatorname{diag}(\mathbf{z}) \mathbf{W} - \mathbf{z} (\mathbf{W}^\top \mathbf{z})^\top"
 
 
 CATALOGUE = sorted((Path(__file__).parent.parent / "derivations").glob("*.toml"))
