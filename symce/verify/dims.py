@@ -229,6 +229,7 @@ class _ArrayPoint(Point):
             self.arrays[base] = values
         self.scalars = {s: self.draw(s) for s in inst.scalars}
         self.opaque: dict = {}  # abstract quantities, by name and concrete partials
+        self.sums: dict = {}  # values of sums, by sum, precision and the values of its free symbols
         self.outside: dict = {}  # entries reached outside their dims
 
     def draw(self, obj, large: bool = True):

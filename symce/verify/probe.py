@@ -113,7 +113,16 @@ def _ev_node(e, env, point):  # noqa: C901 - one branch per node kind, flat on p
     if isinstance(e, sympy.KroneckerDelta):
         return int(_int(e.args[0], env, point) == _int(e.args[1], env, point))
     if isinstance(e, sympy.Sum):
-        return _sum(e.function, list(e.limits), env, point)
+        memo = getattr(point, "sums", None)  # a point may remember sums (a mean inside a variance)
+        if memo is None:
+            return _sum(e.function, list(e.limits), env, point)
+        free = memo.get(e)
+        if free is None:
+            free = memo[e] = sorted((s for s in e.free_symbols if isinstance(s, sympy.Symbol)), key=str)
+        key = (e, mpmath.mp.dps, tuple(env.get(s) for s in free))
+        if key not in memo:
+            memo[key] = _sum(e.function, list(e.limits), env, point)
+        return memo[key]
     if e is sympy.S.Pi:
         return mpmath.pi
     if e is sympy.S.Exp1:
