@@ -160,6 +160,11 @@ class ShapesMixin:
         index = self.names.get(text)
         if index not in self.indices:
             raise self.error(where, f"expected a declared index, found {text!r}")
+        if self.uses_dims and ("k" not in self.dims or self.ranges.get(index) != self.dims["k"].symbol
+                               or (self.dims["k"].size or 3) < 3):
+            # the row shows entries 1, c and k of a vector over k (k >= 3)
+            raise self.error(where, f"vector needs an index over a dim named k (of size 3 or more); with "
+                                    f"other dims, end the chain with entry = [\"{text}\"] and whole = \"...\"")
         if index not in free_indices(start):
             raise self.error(where, f"index {text!r} does not occur free in the chain "
                                     f"(its start is {start})")
