@@ -144,7 +144,7 @@ def test_bad_expressions_name_file_chain_and_step(start, swap, message):
     ({'entry = ["i", "j"]': 'entry = ["i", "q"]'}, r"^f\.toml, chain 'weights', whole\.entry: expected declared"),
     ({'entry = ["i", "j"]\nwhole = "delta @ x.T"': 'vector = "i"'},
      r"^f\.toml, chain 'weights', vector: vector needs an index over a dim named k \(of size 3 or more\); "
-     r"with other dims, end the chain with entry = \["i"\] and whole = "\.\.\."$"),
+     r'with other dims, end the chain with entry = \["i"\] and whole = "\.\.\."$'),
 ])
 def test_bad_declarations_are_one_line_errors(swap, message):
     with pytest.raises(DerivationFormatError, match=message):
