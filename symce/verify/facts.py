@@ -77,7 +77,10 @@ class Facts:
         for a in facts:
             if a.kind == "member":
                 return _number(rng.choice(a.members))
-        low, high = -mpmath.mpf(5), mpmath.mpf(5)
+        # inside the declared domain as well: a fact p < 1 on a positive p keeps 0 < p
+        domain = obj.assumptions0 if isinstance(obj, sympy.Basic) else {}
+        low = mpmath.mpf(0) if domain.get("positive") or domain.get("nonnegative") else -mpmath.mpf(5)
+        high = mpmath.mpf(5)
         for a in facts:
             if a.low is not None:
                 low = max(low, _number(a.low[0]))
