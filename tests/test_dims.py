@@ -206,3 +206,21 @@ def test_catalogue_style_file_through_the_cli(tmp_path, capsys):
                               ["2 / n * Sum(r[i] * X[i, j], (i, 1, n))"], REGRESSION_DEFS))
     assert main(["check", str(path)]) == 0
     assert "ok   c step 1: proved for all n, d" in capsys.readouterr().out
+
+
+def test_softmax_regression_nested_sums_over_three_dims():
+    # Sum(Sum(...)) is merged by SymPy into one Sum with two limits, and exp(Sum(...)) is
+    # written as a Product by expand_power_exp: both must still meet the other side.
+    symbols = '''dims = { n = "symbolic", d = "symbolic", k = "symbolic" }
+indices = { i = "n", l = "d", c = "k", m = "k", q = "d" }
+matrices = { X = "real[n, d]", W = "real[d, k]", Y = "real[n, k]" }'''
+    definitions = '''"z[i, c]" = "Sum(X[i, q] * W[q, c], (q, 1, d))"
+"s[i, c]" = "exp(z[i, c]) / Sum(exp(z[i, m]), (m, 1, k))"
+L = "-Sum(Sum(Y[i, m] * log(s[i, m]), (m, 1, k)), (i, 1, n)) / n"'''
+    text = one_chain(symbols, "Derivative(L, W[l, c])", [
+        "Sum(X[i, l] * (s[i, c] * Sum(Y[i, m], (m, 1, k)) - Y[i, c]), (i, 1, n)) / n",
+        "Sum(X[i, l] * (s[i, c] - Y[i, c]), (i, 1, n)) / n",  # only if each row of Y sums to one
+    ], definitions)
+    (ok, _, _), (bad, _, cx) = verdicts(text)
+    assert ok is Evidence.PROVED_ALL_DIMS
+    assert bad is Evidence.FAILS and cx is not None

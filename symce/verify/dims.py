@@ -30,7 +30,7 @@ import sympy
 from ..model.derivation import Case, Derivation
 from .facts import Facts
 from .functions import AbstractValue, opaque_values
-from .meaning import Meaning, is_zero, normal_form, sum_to_one
+from .meaning import Meaning, canonical_bounds, is_zero, normal_form, sum_to_one
 from .probe import Point, Unevaluable
 
 DIGITS = 50  # working precision of a probe
@@ -130,11 +130,12 @@ class _Instances:
 
     def normal(self, e):
         """Sums over each dimension rewritten exactly; then abstract quantities made symbols."""
-        e = e.xreplace(self.signs)
+        e = _nested_sums(e.xreplace(self.signs))
         ranges = self.derivation.ranges
         for _ in range(2):  # a sum over n inside one over d needs both passes
             for dim in self.derivation.dims:
                 e = normal_form(e, dim.symbol, frozenset(i for i, r in ranges.items() if r == dim.symbol))
+                e = _exp_of_sums(e)
         for y in self.simplex:
             e = sum_to_one(e, [y], self.derivation.shapes[y.name][0])
         return opaque_values(_delta_substitute(e, self.meaning.indices))
@@ -299,6 +300,28 @@ def _opaque_name(key) -> str:
         return name
     by = " ".join(f"d{b}[{', '.join(map(str, k))}]" if k else f"d{b}" for b, k in partials)
     return f"d{'' if len(partials) == 1 else len(partials)}{name}/{by}"
+
+
+def _nested_sums(e) -> sympy.Basic:
+    """``Sum(f, (m, 1, k), (i, 1, n))`` as two nested sums: the exact rules take one limit at a time."""
+    def split(s):
+        body = s.function
+        for limit in s.limits:
+            body = sympy.Sum(body, limit)
+        return body
+    return e.replace(lambda x: isinstance(x, sympy.Sum) and len(x.limits) > 1, split)
+
+
+def _exp_of_sums(e) -> sympy.Basic:
+    """``Product(exp(f), (q, a, b))`` back to ``exp(Sum(f, (q, a, b)))``.
+
+    SymPy's ``expand_power_exp`` (used by the sum rules) writes an exponential of a sum
+    as a product; where another side keeps ``exp(Sum(...))`` the two would not meet.
+    Exact, by the same (Karr) convention for both over any range.
+    """
+    return canonical_bounds(e.replace(
+        lambda x: isinstance(x, sympy.Product) and isinstance(x.function, sympy.exp),
+        lambda x: sympy.exp(sympy.Sum(x.function.args[0], *x.limits))))
 
 
 def _delta_substitute(e, indices) -> sympy.Basic:

@@ -151,10 +151,12 @@ def normal_form(e: sympy.Basic, k: sympy.Basic, in_range: frozenset) -> sympy.Ba
 
 
 def _normal(e: sympy.Basic, k, in_range: frozenset) -> sympy.Basic:
-    if isinstance(e, Sum) and len(e.limits) == 1:
-        (j, low, high), = e.limits
+    if isinstance(e, Sum):
+        # SymPy merges Sum(Sum(f, a), b) into Sum(f, a, b): the outermost limit is the last
+        j, low, high = e.limits[-1]
+        body = Sum(e.function, *e.limits[:-1]) if len(e.limits) > 1 else e.function
         inner = in_range | {j} if (low == 1 and high == k) else in_range
-        return _split_sum(_normal(e.function, k, inner), j, low, high, k, in_range)
+        return _split_sum(_normal(body, k, inner), j, low, high, k, in_range)
     if e.is_Atom or isinstance(e, (Indexed, IndexedBase)) or not e.args:
         return e
     return e.func(*(_normal(a, k, in_range) for a in e.args))
@@ -218,10 +220,15 @@ def canonical_bounds(e: sympy.Basic) -> sympy.Basic:
 def _canonical(e: sympy.Basic, depth: int) -> sympy.Basic:
     if e.is_Atom or isinstance(e, (Indexed, IndexedBase)) or not e.args:
         return e
-    if isinstance(e, Sum) and len(e.limits) == 1 and depth < len(_CANONICAL):
-        (j, low, high), = e.limits
-        new = _CANONICAL[depth]
-        return Sum(_canonical(e.function.xreplace({j: new}), depth + 1), (new, low, high))
+    if isinstance(e, Sum) and depth + len(e.limits) <= len(_CANONICAL):
+        # outermost (last) limit first, so that a merged Sum(f, a, b) is named as the nested one
+        body, limits = e.function, list(e.limits)
+        for n, (j, low, high) in enumerate(reversed(e.limits)):
+            new = _CANONICAL[depth + n]
+            body = body.xreplace({j: new})
+            limits = [(v, lo.xreplace({j: new}), hi.xreplace({j: new})) for v, lo, hi in limits]
+            limits[len(limits) - 1 - n] = (new, *limits[len(limits) - 1 - n][1:])
+        return Sum(_canonical(body, depth + len(limits)), *limits)
     return e.func(*(_canonical(a, depth) for a in e.args))
 
 
