@@ -29,7 +29,7 @@ CATALOGUE = {  # the first ML course (issue 12): file -> the evidence every step
     "sigmoid_bce.toml": "proved",
     "mse_linear_regression.toml": "proved for all n, d",
     "linear_layer.toml": "proved for all n, d",
-    "mlp_backprop.toml": "proved for all d, h, o",
+    "mlp_backprop.toml": "proved for all d, m, o",
     "softmax_jacobian.toml": "proved for all k",
     "log_softmax.toml": "proved for all k",
     "softmax_temperature.toml": "proved for all k",
