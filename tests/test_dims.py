@@ -167,7 +167,8 @@ def test_proved_only_for_small_dims_never_passes():
     step = report.steps[0]
     assert step.evidence is Evidence.SMALL_DIMS and not step.evidence.proved and not report.passed()
     assert step.evidence_text == "proved for small dims only"
-    assert step.detail == "not proved for all k; exact for k in 1..3 only"
+    assert step.detail == "not proved for all k; exact for k in 1..3 and each at 7"
+    assert step.passes(allow_numeric=True) and not step.passes()
 
 
 FACT = 'scalars = { p = "real", x = "real" }'

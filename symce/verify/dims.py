@@ -41,6 +41,7 @@ FIRST_PROBES = 6  # probes before the proof, spread over the assignments of the 
 MAX_PLACEMENTS = 400  # instances beyond this many placements are not enumerated
 SMALL = (1, 2, 3)  # sizes of each symbolic dim tried exactly when the proof for all is undecided
 MAX_INSTANCES = 60  # assignments of the dims tried exactly
+LARGE = 7  # each symbolic dim is also tried at this size, in probes and instances
 
 
 def symbolic_dims(derivation: Derivation) -> list:
@@ -96,8 +97,9 @@ def verify_dims_step(derivation: Derivation, lhs, rhs, case: Case | None, *, see
     if not unproved:
         if not symbolic:
             return "PROVED", "exact, the file's sizes, every index placement", None
-        shown = ", ".join(f"{d.name} in {SMALL[0]}..{SMALL[-1]}" for d in symbolic)
-        return "SMALL_DIMS", f"not proved for all {scope(derivation)}; exact for {shown} only", None
+        names = scope(derivation)
+        return "SMALL_DIMS", (f"not proved for all {names}; exact for {names} in {SMALL[0]}..{SMALL[-1]} "
+                              f"and each at {LARGE}"), None
     if agreed:
         return "NUMERIC", f"{agreed} probes agreed; not proved at {unproved[0]}", None
     return "UNVERIFIED", f"not proved at {unproved[0]}; no probe could be evaluated", None
@@ -146,7 +148,7 @@ class _Instances:
     def probe_plan(self, rng: random.Random) -> list:
         n = len(self.symbolic)
         plans = [(1,) * n, tuple(range(2, 2 + n)), tuple(range(1 + n, 1, -1))]
-        plans += [tuple(7 if m == pos else 2 for m in range(n)) for pos in range(n)]
+        plans += [tuple(LARGE if m == pos else 2 for m in range(n)) for pos in range(n)]
         out = []
         for values in dict.fromkeys(plans):
             sizes = self.sizes_of(values)
@@ -158,7 +160,10 @@ class _Instances:
         return [x for group in itertools.zip_longest(*out) for x in group if x is not None]
 
     def exact_plan(self) -> list[dict]:
-        plans = list(itertools.product(SMALL, repeat=len(self.symbolic)))[:MAX_INSTANCES]
+        """Every dim in 1..3, then each at 7 with the others at 1."""
+        n = len(self.symbolic)
+        plans = list(itertools.product(SMALL, repeat=n))[:MAX_INSTANCES]
+        plans += [tuple(LARGE if m == pos else 1 for m in range(n)) for pos in range(n)]
         return [self.sizes_of(values) for values in plans]
 
     def size_of(self, dim, sizes: dict) -> int:

@@ -98,7 +98,8 @@ class StepResult:
         """
         if all_k and self.evidence is Evidence.PROVED_SMALL_K:
             return False
-        return self.evidence.proved or (allow_numeric and self.evidence is Evidence.NUMERIC)
+        weaker = (Evidence.NUMERIC, Evidence.SMALL_DIMS)  # evidence, no proof for every size
+        return self.evidence.proved or (allow_numeric and self.evidence in weaker)
 
 
 @dataclass(frozen=True)
