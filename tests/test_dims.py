@@ -161,8 +161,9 @@ def test_softmax_jacobian_in_both_index_orders():
 
 
 def test_proved_only_for_small_dims_never_passes():
-    # True for every k, but beyond the exact rules (a square of a sum against a double sum)
-    text = one_chain(SOFTMAX, "Sum(z[l], (l, 1, k))**2", ["Sum(Sum(z[l] * z[j], (j, 1, k)), (l, 1, k))"])
+    # True for every k, but beyond the exact rules (a triangular double sum)
+    text = one_chain(SOFTMAX, "Sum(z[l] * Sum(z[j], (j, 1, l)), (l, 1, k))",
+                     ["(Sum(z[l], (l, 1, k))**2 + Sum(z[l]**2, (l, 1, k))) / 2"])
     report = check(loads_derivation(text))
     step = report.steps[0]
     assert step.evidence is Evidence.SMALL_DIMS and not step.evidence.proved and not report.passed()
@@ -207,6 +208,11 @@ def test_catalogue_style_file_through_the_cli(tmp_path, capsys):
                               ["2 / n * Sum(r[i] * X[i, j], (i, 1, n))"], REGRESSION_DEFS))
     assert main(["check", str(path)]) == 0
     assert "ok   c step 1: proved for all n, d" in capsys.readouterr().out
+
+
+def test_a_square_of_a_sum_is_a_double_sum():
+    text = one_chain(SOFTMAX, "Sum(z[l], (l, 1, k))**2", ["Sum(Sum(z[l] * z[j], (j, 1, k)), (l, 1, k))"])
+    assert verdicts(text)[0][0] is Evidence.PROVED_ALL_DIMS
 
 
 def test_softmax_regression_nested_sums_over_three_dims():
