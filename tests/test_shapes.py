@@ -202,3 +202,9 @@ def test_cli_reports_a_bad_index_on_one_line(tmp_path, capsys):
     assert main(["check", str(path)]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "chain 'weights', start: index j ranges over d" in err[0]
+
+
+@pytest.mark.parametrize("start", ["Sum(x[l], (l, 1, d - 1))", "Sum(x[l] * Sum(x[j], (j, 1, l)), (l, 1, d))",
+                                   "Sum(x[l + 1], (l, 0, d - 1))"])
+def test_partial_ranges_inside_a_dim_are_not_refused(start):
+    load(start=start, step="0", **{'entry = ["i", "j"]\nwhole = "delta @ x.T"\n': ""})

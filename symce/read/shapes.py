@@ -256,7 +256,9 @@ class ShapesMixin:
             over = self.ranges[index]
         else:
             over = None
-        if over is not None and over != dim and (over.free_symbols or dim.free_symbols):
+        # only a sum over a whole other dim is wrong: (j, 1, k - 1) or (j, 1, l) may stay inside k
+        whole = {x.symbol for x in self.dims.values()}
+        if over is not None and over != dim and over in whole and dim in whole:
             raise self.error(where, f"index {index} ranges over {self.dim_name(over)}, but position {pos + 1} "
                                     f"of {_entry_text(entry)} ranges over {self.dim_name(dim)}")
         if index.is_Integer and dim.is_Integer and not 1 <= index <= dim:
