@@ -368,7 +368,8 @@ def _unroll(e):
             low, high = _unroll(low), _unroll(high)
             if not (low.is_Integer and high.is_Integer and high - low < 10_000):
                 return sympy.Sum(body, *e.limits)
-            body = sympy.Add(*(body.xreplace({var: n}) for n in range(int(low), int(high) + 1)))
+            # again after the substitution: an inner sum may run up to this index, (j, 1, l)
+            body = sympy.Add(*(_unroll(body.xreplace({var: n})) for n in range(int(low), int(high) + 1)))
         return body
     return e.func(*(_unroll(a) for a in e.args))
 
