@@ -194,6 +194,16 @@ def test_facts_abs_max_min(assumptions, start, step, expected):
         assert 0 < p < 1 or "0 < p" not in assumptions  # drawn inside the fact
 
 
+def test_relu_of_vector_entries_under_a_fact_on_every_entry():
+    symbols = 'dims = { n = "symbolic" }\nindices = { i = "n", j = "n" }\nvectors = { z = "real[n]" }'
+    text = one_chain(symbols, "Derivative(relu(z[i]), z[j])", ["KroneckerDelta(i, j)", "1"],
+                     '"relu(t)" = "Max(0, t)"', assumptions='assumptions = ["z[i] > 0"]')
+    (ok, _, _), (bad, _, cx) = verdicts(text)
+    assert ok is Evidence.PROVED_ALL_DIMS and bad is Evidence.FAILS and cx.values["i"] != cx.values["j"]
+    unstated = verdicts(text.replace('assumptions = ["z[i] > 0"]', ""))
+    assert unstated[0][0] is Evidence.FAILS  # left of the kink the derivative is 0
+
+
 def test_membership_fact_draws_its_members():
     text = one_chain(FACT, "p**2", ["p"], assumptions='assumptions = ["p in {0, 1}"]')
     (evidence, _, _), = verdicts(text)

@@ -279,7 +279,8 @@ class _Loader(ShapesMixin, FactsMixin, WholeMixin):
                 where = f"symbols.{section}.{name}"
                 self.typed(domain, where, str)
                 if domain not in _DOMAINS:
-                    raise self.error(where, f"expected one of {', '.join(map(repr, _DOMAINS))}, found {domain!r}")
+                    hint = " (dims such as [d] need dims = { ... } in place of k)" if "[" in domain else ""
+                    raise self.error(where, f"expected one of {', '.join(map(repr, _DOMAINS))}, found {domain!r}{hint}")
                 self.declare(name, where, make(name, **_DOMAINS[domain]))
                 if section == "vectors":
                     self.vectors.append(name)

@@ -46,12 +46,13 @@ class Facts:
     def signs(self) -> dict:
         """Scalars a fact keeps to one side of zero, each with a symbol that says so (for proofs).
 
-        ``T > 0`` lets SymPy use ``T`` positive (``Max(0, T) = T``, ``sqrt(T**2) = T``); the
-        step is claimed only where the facts hold, so proving it there is the whole claim.
+        ``T > 0`` lets SymPy use ``T`` positive (``Max(0, T) = T``, ``sqrt(T**2) = T``), and
+        ``z[i] > 0`` every entry of ``z``; the step is claimed only where the facts hold, so
+        proving it there is the whole claim.
         """
         out = {}
         for obj, facts in self.by_target.items():
-            if not isinstance(obj, sympy.Symbol):
+            if not isinstance(obj, (sympy.Symbol, sympy.IndexedBase)):
                 continue
             lows = [a.low for a in facts if a.kind == "interval" and a.low is not None]
             highs = [a.high for a in facts if a.kind == "interval" and a.high is not None]
@@ -65,7 +66,11 @@ class Facts:
                 kind = "negative"
             elif any(v <= 0 for v, _ in highs):
                 kind = "nonpositive"
-            if kind is not None:
+            if kind is None:
+                continue
+            if isinstance(obj, sympy.IndexedBase):  # a fact on y[i] with a free index: every entry
+                out[obj] = sympy.IndexedBase(obj.name, real=True, **{kind: True})
+            else:
                 out[obj] = sympy.Dummy(obj.name, real=True, **{kind: True})
         return out
 
