@@ -53,7 +53,7 @@ class Evidence(enum.Enum):
     # files with named dims (verify/dims.py); the text names the dims: "proved for all n, d"
     PROVED_ALL_DIMS = "proved for all dims"  # exact proof with every symbolic dim symbolic
     PROVED = "proved"  # exact proof of a scalar problem, or for the file's concrete dims
-    SMALL_DIMS = "proved for small dims only"  # every instance exact, no proof for all: never passes
+    SMALL_DIMS = "proved for small dims only"  # instances exact, no proof for all: passes as numeric does
 
     @property
     def proved(self) -> bool:
