@@ -89,6 +89,12 @@ def test_whole_form_entries_sum_over_the_inner_dimension():
     assert isinstance(entry, sympy.Sum) and entry.limits[0][2] == d.symbols["n"]
 
 
+def test_whole_row_vector():
+    d = load(start="Derivative(L, x[j])", step="Sum(delta[m] * W[m, j], (m, 1, n))",
+             **{'entry = ["i", "j"]': 'entry = ["j"]', '"delta @ x.T"': '"delta.T @ W"'})
+    assert isinstance(d.chains[0].steps[-1].expr, sympy.Sum)
+
+
 def test_defined_function_is_kept_folded_when_called():
     d = load(start="sigma(u[i])", step="sigma(u[i])",
              **{'entry = ["i", "j"]\nwhole = "delta @ x.T"\n': ""})

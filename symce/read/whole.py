@@ -82,13 +82,17 @@ class WholeMixin:
             raise self.error(where, f"form has more than {MAX_NODES} syntax nodes")
         form = self.form(node, text, where)
         want = tuple(self.ranges[i] for i in indices)
-        shape = form.shape
-        if len(want) == 1 and shape is not None and shape[1] == 1:
-            shape = shape[:1]
+        shape, one = form.shape, sympy.Integer(1)
+        row = len(want) == 1 and shape is not None and shape[0] == one and shape[1] != one
+        if len(want) == 1 and shape is not None:  # a vector: a column, or a row such as x.T @ W
+            shape = shape[1:] if row else shape[:1] if shape[1] == one else shape
         if shape != want:
             raise self.error(where, f"{quoted(text)} has dims {self.dims_text(form.shape)}, but entry {names} "
                                     f"ranges over {self.dims_text(want)}")
-        at = (indices[0], indices[1] if len(indices) == 2 else sympy.Integer(1))
+        if len(indices) == 2:
+            at = tuple(indices)
+        else:
+            at = (one, indices[0]) if row else (indices[0], one)
         expr = form.entry(*at)
         self.check_dims(expr, where)
         lhs = start.replace(lambda x: isinstance(x, sympy.Indexed) and x.indices == tuple(indices),
