@@ -60,8 +60,11 @@ class FactsMixin:
                 high = _tighter(high, (b, strict), upper=True)
             elif b == target:
                 low = _tighter(low, (a, strict), upper=False)
-        fact = Assumption(kind="interval", text=text, target=target, low=low, high=high,
-                          relation=self.fact_relation(target, low, high))
+        relation = self.fact_relation(target, low, high)
+        if len(node.ops) == 1:  # one comparison: shown as written, T > 0 rather than 0 < T
+            make = {ast.Lt: sympy.Lt, ast.LtE: sympy.Le, ast.Gt: sympy.Gt, ast.GtE: sympy.Ge}[type(node.ops[0])]
+            relation = make(values[0], values[1], evaluate=False)
+        fact = Assumption(kind="interval", text=text, target=target, low=low, high=high, relation=relation)
         self.can_hold_fact(fact, where)
         return fact
 
