@@ -241,3 +241,15 @@ L = "-Sum(Sum(Y[i, m] * log(s[i, m]), (m, 1, k)), (i, 1, n)) / n"'''
     (ok, _, _), (bad, _, cx) = verdicts(text)
     assert ok is Evidence.PROVED_ALL_DIMS
     assert bad is Evidence.FAILS and cx is not None
+
+
+def test_second_derivative_through_a_linear_map_is_w_transpose_h_w():
+    symbols = LAYER.replace('indices = { i = "n", j = "n", m = "n" }',
+                            'indices = { i = "n", j = "n", m = "n", r = "n", l = "n" }')
+    text = one_chain(symbols, "Derivative(L, x[j], x[l])", [
+        "Sum(Sum(W[m, j] * W[r, l] * Derivative(L, u[m], u[r]), (r, 1, n)), (m, 1, n))",
+        "Sum(Sum(W[m, l] * W[r, l] * Derivative(L, u[m], u[r]), (r, 1, n)), (m, 1, n))",
+    ], LAYER_DEFS)
+    (ok, _, _), (bad, _, cx) = verdicts(text)
+    assert ok is Evidence.PROVED_ALL_DIMS
+    assert bad is Evidence.FAILS and any(name.startswith("d2L/du[") for name in cx.values)

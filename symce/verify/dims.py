@@ -49,7 +49,20 @@ def symbolic_dims(derivation: Derivation) -> list:
 
 
 def scope(derivation: Derivation) -> str:
-    """What a proof for all sizes covers: ``"n, d"`` ("" for a file without symbolic dims)."""
+    """What a proof for all sizes covers: ``"n, d"`` ("" for a file without symbolic dims).
+
+    >>> from symce.read.toml import loads_derivation
+    >>> scope(loads_derivation('''
+    ... title = "t"
+    ... [symbols]
+    ... dims = { n = "symbolic", d = "symbolic", k = 3 }
+    ... [[chains]]
+    ... name = "c"
+    ... start = "n"
+    ... steps = [{ expr = "n", reason = "r" }]
+    ... '''))
+    'n, d'
+    """
     return ", ".join(d.name for d in symbolic_dims(derivation))
 
 
