@@ -214,3 +214,15 @@ def test_cli_reports_a_bad_index_on_one_line(tmp_path, capsys):
                                    "Sum(x[l + 1], (l, 0, d - 1))"])
 def test_partial_ranges_inside_a_dim_are_not_refused(start):
     load(start=start, step="0", **{'entry = ["i", "j"]\nwhole = "delta @ x.T"\n': ""})
+
+
+@pytest.mark.parametrize("whole", ["- " * 400 + "delta @ x.T", " + ".join(["delta @ x.T"] * 300)])
+def test_huge_whole_forms_are_refused_before_they_are_read(whole):
+    with pytest.raises(DerivationFormatError, match=r"^f\.toml, chain 'weights', whole: form has more than 600"):
+        load(**{'"delta @ x.T"': f'"{whole}"'})
+
+
+def test_function_parameters_are_capped():
+    params = ", ".join(f"t{n}" for n in range(9))
+    with pytest.raises(DerivationFormatError, match=r"at most 8 parameters, found 9"):
+        load(**{'"sigma(t)"': f'"sigma({params})"'})

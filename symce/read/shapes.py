@@ -152,6 +152,8 @@ class ShapesMixin:
             params.append(p.id)
         if not params or len(set(params)) != len(params) or node.keywords:
             raise self.error(where, f"{shape} (each once), found {text!r}")
+        if len(params) > _FUNCTION_ARGS_MAX:
+            raise self.error(where, f"at most {_FUNCTION_ARGS_MAX} parameters, found {len(params)}")
         return node.func.id, tuple(sympy.Dummy(p, real=True) for p in params)
 
     def vector(self, text: str, where: str, start: sympy.Basic, case: Case | None) -> sympy.Symbol:

@@ -80,7 +80,10 @@ class WholeMixin:
         node = self.small_ast(text, where, _SHAPE)
         if sum(1 for _ in ast.walk(node)) > MAX_NODES:
             raise self.error(where, f"form has more than {MAX_NODES} syntax nodes")
-        form = self.form(node, text, where)
+        try:
+            form = self.form(node, text, where)
+        except RecursionError:
+            raise self.error(where, f"form is too deeply nested: {quoted(text)}") from None
         want = tuple(self.ranges[i] for i in indices)
         shape, one = form.shape, sympy.Integer(1)
         row = len(want) == 1 and shape is not None and shape[0] == one and shape[1] != one
