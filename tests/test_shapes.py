@@ -218,7 +218,7 @@ def test_partial_ranges_inside_a_dim_are_not_refused(start):
 
 @pytest.mark.parametrize("whole", ["- " * 400 + "delta @ x.T", " + ".join(["delta @ x.T"] * 300)])
 def test_huge_whole_forms_are_refused_before_they_are_read(whole):
-    with pytest.raises(DerivationFormatError, match=r"^f\.toml, chain 'weights', whole: form has more than 600"):
+    with pytest.raises(DerivationFormatError, match=r"^f\.toml, chain 'weights', whole: form (has more than 600|is \d+ characters)"):
         load(**{'"delta @ x.T"': f'"{whole}"'})
 
 
