@@ -253,3 +253,24 @@ def test_second_derivative_through_a_linear_map_is_w_transpose_h_w():
     (ok, _, _), (bad, _, cx) = verdicts(text)
     assert ok is Evidence.PROVED_ALL_DIMS
     assert bad is Evidence.FAILS and any(name.startswith("d2L/du[") for name in cx.values)
+
+
+@pytest.mark.parametrize("case, step, expected", [
+    ("Eq(i, c)", "s[c] * (1 - s[c])", Evidence.PROVED_ALL_DIMS),
+    ("Ne(i, c)", "-s[i] * s[c]", Evidence.PROVED_ALL_DIMS),
+    ("Ne(i, c)", "s[c] * (1 - s[c])", Evidence.FAILS),
+])
+def test_cases_in_a_dims_file(case, step, expected):
+    symbols = SOFTMAX.replace('indices = { i = "k", j = "k", l = "k" }', 'indices = { i = "k", c = "k", l = "k" }')
+    text = one_chain(symbols, "Derivative(s[c], z[i])", [step], '"s[i]" = "exp(z[i]) / Sum(exp(z[l]), (l, 1, k))"')
+    text = text.replace("[[chains]]", f'[cases]\nx = "{case}"\n[[chains]]').replace('name = "c"', 'name = "c"\ncase = "x"')
+    (evidence, _, cx), = verdicts(text)
+    assert evidence is expected
+    if cx is not None:
+        assert cx.values["i"] != cx.values["c"]
+
+
+def test_a_case_that_never_holds_in_a_dims_file():
+    text = one_chain(SOFTMAX, "z[i]", ["z[i]"]).replace("[[chains]]", '[cases]\nx = "Ne(i, i)"\n[[chains]]')
+    with pytest.raises(Exception, match=r"^f\.toml, cases\.x: 'Ne\(i, i\)' never holds for indices in their dims$"):
+        loads_derivation(text, path="f.toml")

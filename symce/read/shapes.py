@@ -27,6 +27,8 @@ symce.errors.DerivationFormatError: f.toml, chain 'x', start: index j ranges ove
 from __future__ import annotations
 
 import ast
+import itertools
+import math
 import re
 
 import sympy
@@ -245,6 +247,25 @@ class ShapesMixin:
         for arg in expr.args:
             if isinstance(arg, sympy.Basic):
                 self.check_dims(arg, where, bound)
+
+    def can_hold_dims(self, cond: sympy.Basic, limit: int = 10_000) -> bool:
+        """Whether some sizes (1..6 for a symbolic dim) and indices inside them satisfy ``cond``.
+
+        True also when there are too many to try: undecided is not refused.
+        """
+        indices = sorted(cond.free_symbols & set(self.indices), key=lambda s: s.name)
+        symbolic = [d.symbol for d in self.dims.values() if d.size is None]
+        for sizes in itertools.product(range(1, 7), repeat=len(symbolic)):
+            env = dict(zip(symbolic, map(sympy.Integer, sizes)))
+            spans = [int(self.ranges[i].xreplace(env)) for i in indices]
+            if math.prod(spans) > limit:
+                return True
+            for values in itertools.product(*(range(1, n + 1) for n in spans)):
+                a, b = (side.xreplace({**env, **dict(zip(indices, map(sympy.Integer, values)))})
+                        for side in cond.args)
+                if not (a.is_Integer and b.is_Integer) or (a == b) == isinstance(cond, sympy.Eq):
+                    return True
+        return False
 
     def dim_name(self, dim) -> str:
         """A dimension as the file names it (``d`` rather than its concrete size 4)."""

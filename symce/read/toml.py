@@ -404,14 +404,15 @@ class _Loader(ShapesMixin, FactsMixin, WholeMixin):
             a, b = cond.args
             # Each side a declared index or a whole number: with Eq(i + 1, c) the placements
             # of i could force c out of 1..k, and a true step was reported failing there.
-            k = self.names.get("k")
-            plain = all(x in self.indices or x.free_symbols <= {k} for x in (a, b))
+            sizes = {d.symbol for d in self.dims.values()} | {self.names.get("k")}  # k, or named dims
+            plain = all(x in self.indices or x.free_symbols <= sizes for x in (a, b))
             if not (plain and cond.free_symbols & set(self.indices)):
                 raise self.error(where, f"expected a relation between indices (each side an index, or a "
                                         f"number such as 1 or k), found {text!r}")
-            if not self.can_hold(cond):
+            if not (self.can_hold_dims(cond) if self.uses_dims else self.can_hold(cond)):
                 # Checked under a case that never holds, every step would pass vacuously.
-                raise self.error(where, f"{text!r} never holds for indices in 1..{self.k or 'k'}")
+                span = "their dims" if self.uses_dims else f"1..{self.k or 'k'}"
+                raise self.error(where, f"{text!r} never holds for indices in {span}")
             label = f"{a} {'=' if isinstance(cond, sympy.Eq) else '!='} {b}"
             out.append(Case(name=name, label=label, condition=cond))
         return tuple(out)
