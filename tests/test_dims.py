@@ -274,3 +274,10 @@ def test_a_case_that_never_holds_in_a_dims_file():
     text = one_chain(SOFTMAX, "z[i]", ["z[i]"]).replace("[[chains]]", '[cases]\nx = "Ne(i, i)"\n[[chains]]')
     with pytest.raises(Exception, match=r"^f\.toml, cases\.x: 'Ne\(i, i\)' never holds for indices in their dims$"):
         loads_derivation(text, path="f.toml")
+
+
+def test_a_sign_fact_keeps_the_simplex_of_the_same_vector():
+    symbols = SOFTMAX.replace('vectors = { z = "real[k]" }', 'vectors = { z = "real[k]", y = "real[k]" }')
+    text = one_chain(symbols, "Sum(y[l] * z[j], (l, 1, k))", ["z[j]"],
+                     assumptions='assumptions = ["simplex(y)", "0 <= y[i] <= 1"]')
+    assert verdicts(text)[0][0] is Evidence.PROVED_ALL_DIMS

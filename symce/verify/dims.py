@@ -151,8 +151,8 @@ class _Instances:
             for dim in self.derivation.dims:
                 e = normal_form(e, dim.symbol, frozenset(i for i, r in ranges.items() if r == dim.symbol))
                 e = _exp_of_sums(e)
-        for y in self.simplex:
-            e = sum_to_one(e, [y], self.derivation.shapes[y.name][0])
+        for y in self.simplex:  # (as the facts' signs renamed it: 0 <= y[i] together with simplex(y))
+            e = sum_to_one(e, [self.signs.get(y, y)], self.derivation.shapes[y.name][0])
         return opaque_values(_delta_substitute(e, self.meaning.indices))
 
     def sizes_of(self, values) -> dict:
@@ -199,6 +199,7 @@ class _Instances:
         e = _unroll(e.xreplace({**sizes, **placement, **self.signs}))
         for y in self.simplex:  # the last entry is whatever makes the vector sum to one
             last = self.size_of(self.derivation.shapes[y.name][0], sizes)
+            y = self.signs.get(y, y)
             e = e.xreplace({y[last]: 1 - sympy.Add(*(y[n] for n in range(1, last)))})
         return e
 
