@@ -253,12 +253,13 @@ class _ArrayPoint(Point):
         self.outside: dict = {}  # entries reached outside their dims
 
     def draw(self, obj, large: bool = True):
+        if obj in self.inst.simplex:
+            # dyadic: exact in binary at any precision, so the entries sum to 1 exactly; small,
+            # so that the last entry, one minus the others, is in [0, 1] too (k <= 41)
+            return mpmath.ldexp(self.rng.randint(1, 99), -12)
         fact = self.inst.facts.draw(obj, self.rng)
         if fact is not None:
             return fact
-        if obj in self.inst.simplex:
-            # dyadic: exact in binary at any precision, so the entries sum to 1 exactly
-            return mpmath.ldexp(self.rng.randint(1, 99), -12)
         if obj.is_positive or obj.is_nonnegative or obj.assumptions0.get("positive") \
                 or obj.assumptions0.get("nonnegative"):
             return mpmath.mpf(self.rng.randint(1, 5000)) / 1000
