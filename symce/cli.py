@@ -124,7 +124,10 @@ def _numeric_summary(k: int, assume: str) -> str:
 def _add_check(sub) -> None:
     p = sub.add_parser("check", help="verify the steps of derivation files",
                        description="Verify every step of derivation files; report the first wrong step.")
-    p.add_argument("paths", nargs="+", metavar="PATH", help="derivation files (TOML) or folders of them")
+    p.add_argument("paths", nargs="+", metavar="PATH",
+                   help="derivation files (TOML), notes (Markdown .md, LaTeX .tex) or folders of them")
+    p.add_argument("--declarations", metavar="FILE",
+                   help="YAML declarations for notes files that carry none (docs/notes-format.md)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--allow-numeric", action="store_true",
                    help="let steps with numeric evidence only pass (default: only proved steps pass)")
@@ -138,31 +141,40 @@ def _run_check(args) -> int:
     import json
 
     from .errors import UsageError
-    from .read.toml import derivation_paths, load_derivation
+    from .read.notes import load_any
+    from .read.toml import derivation_paths
     from .verify.steps import check
 
     if not args.timeout > 0:
         raise UsageError(f"--timeout: expected a positive number of seconds, found {args.timeout}")
     if not args.timeout <= MAX_TIMEOUT:
         raise UsageError(f"--timeout: expected at most {MAX_TIMEOUT:g} seconds, found {args.timeout:g}")
-    derivations = [load_derivation(p) for p in derivation_paths(args.paths)]  # all parsed before any is checked
+    # all parsed before any is checked
+    derivations = [load_any(p, args.declarations) for p in derivation_paths(args.paths)]
     reports = [check(d, timeout=args.timeout) for d in derivations]
     rule = {"allow_numeric": args.allow_numeric, "all_k": args.all_k}
     passed = all(r.passed(**rule) for r in reports)
     if args.json:
-        doc = {"passed": passed, **rule, "files": [r.as_dict(**rule) for r in reports]}
+        files = [{**r.as_dict(**rule), "notes": list(r.derivation.notes)} for r in reports]
+        for data, report in zip(files, reports):
+            for step, r in zip(data["steps"], report.steps):
+                step["line"] = _step_line(report, r, rule)
+        doc = {"passed": passed, **rule, "files": files}
         print(json.dumps(doc, indent=2))
         return EXIT_OK if passed else EXIT_FAILED
     for report in reports:
         print(f"{report.derivation.path}: {report.derivation.title}")
+        for note in report.derivation.notes:  # what a notes reader inferred (cases from prose, entries)
+            print(f"  note {note}")
         for r in report.steps:
+            line = _step_line(report, r, rule)
             print(f"  {'ok  ' if r.passes(**rule) else 'FAIL'} {r.chain} step {r.index}: {r.evidence_text}"
-                  f" ({r.seconds:.2f} s) -- {r.reason}")
+                  f" ({r.seconds:.2f} s{f'; line {line}' if line else ''})" + (f" -- {r.reason}" if r.reason else ""))
     for report in reports:
         bad = report.first_failure(**rule)
         if bad is None:
             continue
-        line = report.line_of(bad)
+        line = _step_line(report, bad, rule)
         at = f"{report.derivation.path}, chain {bad.chain!r}, step {bad.index}" + (f" (line {line})" if line else "")
         print(f"first failing step: {at}: {bad.evidence_text}" + (f" ({bad.detail})" if bad.detail else ""))
         if bad.counterexample is not None:
@@ -180,6 +192,21 @@ def _run_check(args) -> int:
     return EXIT_OK if passed else EXIT_FAILED
 
 
+def _step_line(report, result, rule: dict) -> int | None:
+    """The line to blame for a step: its own, or, when every entry of a vector row written with a
+    factor in front fails there, the factor's line (the one thing the entries share)."""
+    line = report.line_of(result)
+    chain = next((c for c in report.derivation.chains if c.name == result.chain), None)
+    step = chain.steps[result.index - 1] if chain is not None and result.index <= len(chain.steps) else None
+    if step is None or step.factor_line is None or result.passes(**rule):
+        return line
+    row = {(c.name, n) for c in report.derivation.chains for n, s in enumerate(c.steps, start=1)
+           if s.factor_line == step.factor_line and s.source == step.source}
+    if len(row) > 1 and all(not r.passes(**rule) for r in report.steps if (r.chain, r.index) in row):
+        return step.factor_line
+    return line
+
+
 # --- latex (issue 4) --------------------------------------------------------
 
 def _add_latex(sub) -> None:
@@ -187,7 +214,8 @@ def _add_latex(sub) -> None:
 
     p = sub.add_parser("latex", help="typeset a verified derivation",
                        description="Check a derivation file, then typeset its steps as lecture notes.")
-    p.add_argument("path", help="a derivation file (TOML)")
+    p.add_argument("path", help="a derivation file (TOML) or notes (Markdown .md, LaTeX .tex)")
+    p.add_argument("--declarations", metavar="FILE", help="YAML declarations for a notes file that carries none")
     p.add_argument("--format", choices=FORMATS, default="tex",
                    help="tex: LaTeX fragments (default); md: Markdown for Jekyll/kramdown with MathJax")
     p.add_argument("--standalone", action="store_true",
@@ -201,13 +229,13 @@ def _add_latex(sub) -> None:
 
 def _run_latex(args) -> int:
     from .typeset.document import check_options, render
-    from .read.toml import load_derivation
+    from .read.notes import load_any
     from .output import output_target, write_output
     from .verify.steps import check
 
     check_options(args.format, args.standalone)  # refuse bad options before the slow check
     target = None if args.output is None else output_target(args.output)
-    report = check(load_derivation(args.path))  # checked once; the renderer reads this report
+    report = check(load_any(args.path, args.declarations))  # checked once; the renderer reads this report
     # A step that did not pass raises UnverifiedStepError, a ProofError: main() exits 1.
     text = render(report, format=args.format, standalone=args.standalone,
                   allow_unverified=args.allow_unverified, all_k=args.all_k)

@@ -100,6 +100,9 @@ class Step:
     # a whole-matrix (or whole-vector) row: (left side, right side) as matrix expressions;
     # ``expr`` is then their entry at the chain's indices, checked like any step
     whole: tuple[sympy.Basic, sympy.Basic] | None = None
+    # an entry of a vector row written with a factor in front: the line the factor is on,
+    # blamed instead of the entry's own line when every entry of the row fails
+    factor_line: int | None = None
 
     def _repr_latex_(self) -> str | None:
         """Jupyter display: ``= expr`` and its reason (by ``symce.typeset``)."""
@@ -197,6 +200,8 @@ class Derivation:
     shapes: dict[str, tuple[sympy.Basic, ...]] = field(default_factory=dict)  # array -> dims per index
     functions: tuple[FunctionDef, ...] = ()  # defined functions with arguments
     abstract: tuple[AbstractFunction, ...] = ()  # declared functions without definition
+    # what a reader of notes inferred, one line each (a case read from prose, entries checked)
+    notes: tuple[str, ...] = ()
 
     def _repr_latex_(self) -> str | None:
         """Jupyter display: every chain, in the file's notation (by ``symce.typeset``)."""

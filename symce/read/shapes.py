@@ -44,8 +44,21 @@ _FUNCTION_ARGS_MAX = 8
 class ShapesMixin:
     """The ``dims`` form of ``[symbols]`` for ``_Loader`` (kept apart: a concept of its own)."""
 
-    def dims_symbols(self, data: dict) -> None:
-        """``dims``, ``indices`` as a table, vectors and matrices with their dimensions."""
+    def dims_symbols(self, data: dict) -> bool:
+        """``dims``, ``indices`` as a table, vectors and matrices with their dimensions.
+
+        False for a file in the ``k = ...`` form (checked here for what that form lacks).
+        """
+        if "k" in data and "dims" not in data:
+            for key in ("matrices", "functions"):
+                if key in data:
+                    raise self.error(f"symbols.{key}", "needs named dimensions: dims = { k = \"symbolic\", ... }")
+            if "indices" not in data:
+                raise self.error("symbols", "missing key 'indices'")
+            if not isinstance(data["indices"], list):
+                raise self.error("symbols.indices", "with k, expected array of index names, found table "
+                                                    "(a table needs dims = { ... })")
+            return False
         self.uses_dims = True
         dims = data.get("dims", {})
         if "k" in data:
@@ -88,6 +101,7 @@ class ShapesMixin:
         for name, domain in data.get("scalars", {}).items():
             self.scalar(name, domain)
         self.declare_abstract(data.get("functions", {}))
+        return True
 
     def scalar(self, name: str, domain) -> None:
         where = f"symbols.scalars.{name}"

@@ -46,6 +46,7 @@ from .whole import WholeMixin
 
 MAX_FILE_BYTES = 1_000_000  # a derivation is a few KB; a megabyte is already absurd
 MAX_STEPS = 500  # over all chains
+DERIVATION_SUFFIXES = (".toml", ".md", ".markdown", ".tex")  # what a folder given to check holds
 
 _TOP = {"title": str, "symbols": dict, "definitions": dict, "assumptions": list,
         "cases": dict, "chains": list, "notation": dict}
@@ -63,13 +64,17 @@ _TOML_TYPES = {str: "string", int: "integer", float: "float", bool: "boolean", d
 
 
 def derivation_paths(paths: list[str]) -> list[str]:
-    """Files as given, folders replaced by the ``*.toml`` files inside them (sorted)."""
+    """Files as given, folders replaced by the derivation files inside them (sorted).
+
+    A folder's derivation files are its ``*.toml`` files and its notes files
+    (``*.md``, ``*.markdown``, ``*.tex``: Markdown posts and LaTeX notes, read by ``notes.py``).
+    """
     out = []
     for path in paths:
         if os.path.isdir(path):
-            found = sorted(os.path.join(path, n) for n in os.listdir(path) if n.endswith(".toml"))
+            found = sorted(os.path.join(path, n) for n in os.listdir(path) if n.endswith(DERIVATION_SUFFIXES))
             if not found:
-                raise DerivationFormatError(f"{path}: folder holds no .toml derivation files")
+                raise DerivationFormatError(f"{path}: folder holds no .toml, .md or .tex derivation files")
             for f in found:  # one skipped silently would let the rest pass without it
                 if not os.path.isfile(f):
                     raise DerivationFormatError(f"{f}: {_not_a_file(f)}")
@@ -246,17 +251,8 @@ class _Loader(ShapesMixin, FactsMixin, WholeMixin):
 
     def symbols(self, data: Any) -> None:
         self.table(data, "symbols", _SYMBOLS, ())
-        if "dims" in data or "k" not in data:  # named dimensions, or a scalar problem
-            self.dims_symbols(data)
+        if self.dims_symbols(data):  # named dimensions, or a scalar problem
             return
-        for key in ("matrices", "functions"):
-            if key in data:
-                raise self.error(f"symbols.{key}", "needs named dimensions: dims = { k = \"symbolic\", ... }")
-        if "indices" not in data:
-            raise self.error("symbols", "missing key 'indices'")
-        if not isinstance(data["indices"], list):
-            raise self.error("symbols.indices", "with k, expected array of index names, found table "
-                                                "(a table needs dims = { ... })")
         k = data["k"]
         if isinstance(k, int):
             if not 1 <= k <= 50:

@@ -30,7 +30,7 @@ import sympy
 from ..model.derivation import Case, Derivation
 from .facts import Facts
 from .functions import AbstractValue, opaque_values
-from .meaning import Meaning, canonical_bounds, is_zero, normal_form, sum_to_one
+from .meaning import Meaning, apply_case, canonical_bounds, is_zero, normal_form, sum_to_one
 from .probe import Point, Unevaluable
 
 DIGITS = 50  # working precision of a probe
@@ -153,6 +153,8 @@ class _Instances:
                 e = _exp_of_sums(e)
         for y in self.simplex:  # (as the facts' signs renamed it: 0 <= y[i] together with simplex(y))
             e = sum_to_one(e, [self.signs.get(y, y)], self.derivation.shapes[y.name][0])
+        if self.condition is not None:  # a picked term can bring out a delta the case decides
+            e = apply_case(e, self.condition, self.meaning.indices)
         return opaque_values(_delta_substitute(e, self.meaning.indices))
 
     def sizes_of(self, values) -> dict:
