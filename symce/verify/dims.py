@@ -66,9 +66,13 @@ def scope(derivation: Derivation) -> str:
     return ", ".join(d.name for d in symbolic_dims(derivation))
 
 
-def verify_dims_step(derivation: Derivation, lhs, rhs, case: Case | None, *, seed: str = "0"):
-    """Decide ``lhs == rhs``; returns (evidence name, detail, (values, lhs, rhs) or None)."""
-    meaning = Meaning(derivation)
+def verify_dims_step(derivation: Derivation, lhs, rhs, case: Case | None, *, seed: str = "0",
+                     meaning: Meaning | None = None):
+    """Decide ``lhs == rhs``; returns (evidence name, detail, (values, lhs, rhs) or None).
+
+    ``meaning``: the derivation's, when the caller shares one between steps.
+    """
+    meaning = Meaning(derivation) if meaning is None else meaning
     left = meaning.assume(meaning.of(lhs), case)
     right = meaning.assume(meaning.of(rhs), case)
     inst = _Instances(meaning, left, right, case.condition if case is not None else None)
