@@ -200,6 +200,7 @@ class Derivation:
     shapes: dict[str, tuple[sympy.Basic, ...]] = field(default_factory=dict)  # array -> dims per index
     functions: tuple[FunctionDef, ...] = ()  # defined functions with arguments
     abstract: tuple[AbstractFunction, ...] = ()  # declared functions without definition
+    k_min: int = 1  # the smallest k a symbolic k claims (symbols.k = { symbolic = true, min = 2 })
     # what a reader of notes inferred, one line each (a case read from prose, entries checked)
     notes: tuple[str, ...] = ()
 

@@ -31,7 +31,7 @@ from ..model.derivation import Case, Derivation
 from .facts import Facts
 from .functions import AbstractValue, opaque_values
 from .meaning import Meaning, apply_case, canonical_bounds, is_zero, normal_form, sum_to_one
-from .probe import Point, Unevaluable
+from .probe import Point, Unevaluable, certify
 
 DIGITS = 50  # working precision of a probe
 MAX_DIGITS = 2000  # a disagreement needing more digits than this to settle is left undecided
@@ -230,9 +230,11 @@ class _Instances:
             if _close(a2, b2) or abs(a2 - b2) < abs(a - b) * mpmath.mpf(10) ** -DIGITS:
                 agreed += 1
                 continue
-            if abs(a2 - b2) <= max(point.peak, 1) * mpmath.mpf(10) ** (10 - fine):
-                continue  # below what the finer evaluation resolves: neither agreement nor a counterexample
-            return point.shown(), _show(a2), _show(b2)
+            # a counterexample only when interval arithmetic shows the sides apart (probe.certify)
+            certified = certify(point, self.left, self.right)
+            if certified is None:
+                continue  # too close to tell: neither agreement nor a counterexample
+            return point.shown(), _show(certified[0]), _show(certified[1])
         return agreed
 
 
@@ -255,7 +257,7 @@ class _ArrayPoint(Point):
             self.arrays[base] = values
         self.scalars = {s: self.draw(s) for s in inst.scalars}
         self.opaque: dict = {}  # abstract quantities, by name and concrete partials
-        self.sums: dict = {}  # values of sums, by sum, precision and the values of its free symbols
+        self.peak = mpmath.mpf(0)  # (not tracked by the shared evaluator; the inputs size the digits)
         self.outside: dict = {}  # entries reached outside their dims
 
     def draw(self, obj, large: bool = True):
@@ -280,23 +282,33 @@ class _ArrayPoint(Point):
             return values[key]
         return self.outside.setdefault((base, key), self.draw(base))
 
-    def other(self, e, ev, integer):
+    def other(self, e, ev, integer, ctx):
+        """Abstract quantities (dyadic values: exact in every kind of number), Max, Min, Heaviside."""
         if isinstance(e, AbstractValue):
             key = (e.name,) + tuple(sorted(
                 (p.base.name, tuple(integer(x) for x in p.indices)) if isinstance(p, sympy.Indexed)
                 else (str(p), ()) for p in e.partials))
             if key not in self.opaque:
-                self.opaque[key] = (self.rng.randint(-3000, 3000), 1000)
+                self.opaque[key] = (self.rng.randint(-3000, 3000), 1024)
             p, q = self.opaque[key]
-            return mpmath.mpf(p) / q
+            return ctx.of(mpmath.ldexp(p, -10))
         if isinstance(e, (sympy.Max, sympy.Min)):
             values = [ev(a) for a in e.args]
+            if any(hasattr(v, "a") for v in values):  # intervals: only a sure winner is taken
+                values = [v if hasattr(v, "a") else ctx.of(v) for v in values]
+                best = (max if isinstance(e, sympy.Max) else min)(values, key=lambda v: v.mid)
+                sure = all(v is best or (best.a >= v.b if isinstance(e, sympy.Max) else best.b <= v.a)
+                           for v in values)
+                if not sure:
+                    raise Unevaluable("Max or Min of overlapping intervals")
+                return best
             return max(values) if isinstance(e, sympy.Max) else min(values)
         if isinstance(e, sympy.Heaviside):
             x = ev(e.args[0])
-            if x == 0:
-                raise Unevaluable("Heaviside at 0")
-            return mpmath.mpf(1) if x > 0 else mpmath.mpf(0)
+            low, high = (x.a, x.b) if hasattr(x, "a") else (x, x)
+            if low <= 0 <= high:
+                raise Unevaluable("Heaviside at (or near) 0")
+            return ctx.of(1 if low > 0 else 0)
         raise Unevaluable(f"cannot evaluate {type(e).__name__}")
 
     def finer_digits(self) -> int:
@@ -316,7 +328,7 @@ class _ArrayPoint(Point):
                     for (b, k), v in self.outside.items()})
         out.update({str(s): mpmath.nstr(v, 8) for s, v in self.scalars.items()})
         for key, (p, q) in self.opaque.items():
-            out[_opaque_name(key)] = mpmath.nstr(mpmath.mpf(p) / q, 8)
+            out[_opaque_name(key)] = mpmath.nstr(mpmath.ldexp(p, -10), 8)
         return out
 
 
