@@ -44,6 +44,15 @@ _FUNCTION_ARGS_MAX = 8
 class ShapesMixin:
     """The ``dims`` form of ``[symbols]`` for ``_Loader`` (kept apart: a concept of its own)."""
 
+    def init_shapes(self) -> None:
+        self.uses_dims = False  # the dims form of [symbols], or a scalar problem
+        self.dims: dict = {}  # dim name -> Dim
+        self.ranges: dict[sympy.Symbol, sympy.Basic] = {}  # index -> its dim's symbol
+        self.shapes: dict[str, tuple[sympy.Basic, ...]] = {}  # array -> its dims
+        self.abstract: list = []  # AbstractFunction, in file order
+        self.functions: list = []  # FunctionDef, in file order
+        self.bodies: dict[str, sympy.Basic] = {}  # defined name -> its body, for dependencies
+
     def dims_symbols(self, data: dict) -> bool:
         """``dims``, ``indices`` as a table, vectors and matrices with their dimensions.
 

@@ -151,13 +151,7 @@ class _Loader(ShapesMixin, FactsMixin, WholeMixin):
         self.k: int | None = None
         self.k_min = 1  # the smallest k a symbolic k takes
         self.hot: set[sympy.Symbol] = set()  # hot indices of one-hot assumptions
-        self.uses_dims = False  # the dims form of [symbols], or a scalar problem
-        self.dims: dict = {}  # dim name -> Dim
-        self.ranges: dict[sympy.Symbol, sympy.Basic] = {}  # index -> its dim's symbol
-        self.shapes: dict[str, tuple[sympy.Basic, ...]] = {}  # array -> its dims
-        self.abstract: list = []  # AbstractFunction, in file order
-        self.functions: list = []  # FunctionDef, in file order
-        self.bodies: dict[str, sympy.Basic] = {}  # defined name -> its body, for dependencies
+        self.init_shapes()  # dims, ranges, shapes, functions (read/shapes.py)
 
     def error(self, where: str, message: str) -> DerivationFormatError:
         return DerivationFormatError(f"{self.path}, {where}: {message}")
@@ -480,10 +474,7 @@ class _Loader(ShapesMixin, FactsMixin, WholeMixin):
                 steps.append(Step(expr=expr, reason=reason, source=raw["expr"], line=line or None,
                                   reason_parts=self.prose(reason, f"{at}.reason")))
                 line = line or 0
-            if "whole" in chain:  # the whole matrix, checked as one more step
-                steps.append(self.whole_step(chain, where, start, case))
-            elif "entry" in chain:
-                raise self.error(f"{where}, entry", "entry goes with whole = \"...\" (the matrix form)")
+            steps += self.whole_steps(chain, where, start, case)  # the whole matrix, one more step
             total += len(steps)
             if total > MAX_STEPS:
                 raise self.error(where, f"more than {MAX_STEPS} steps in the file")

@@ -55,6 +55,14 @@ class _Form:
 class WholeMixin:
     """``entry`` and ``whole`` of a chain, for ``_Loader``."""
 
+    def whole_steps(self, chain: dict, where: str, start: sympy.Basic, case) -> list[Step]:
+        """The whole-matrix step of a chain with ``whole``; [] for a chain without."""
+        if "whole" in chain:
+            return [self.whole_step(chain, where, start, case)]
+        if "entry" in chain:
+            raise self.error(f"{where}, entry", "entry goes with whole = \"...\" (the matrix form)")
+        return []
+
     def whole_step(self, chain: dict, where: str, start: sympy.Basic, case) -> Step:
         where = f"{where}, whole"
         if "entry" not in chain:
