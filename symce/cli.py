@@ -170,6 +170,8 @@ def _run_check(args) -> int:
             print("  counterexample: " + ", ".join(f"{k} = {v}" for k, v in cx.values.items()))
             print(f"  previous expression = {cx.lhs}")
             print(f"  this step's expression = {cx.rhs}")
+        if bad.feedback is not None:
+            print("\n".join("  " + line for line in bad.feedback.text().splitlines()))
         break
     n = sum(len(r.steps) for r in reports)
     good = sum(s.passes(**rule) for r in reports for s in r.steps)

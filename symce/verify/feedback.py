@@ -47,10 +47,12 @@ from sympy import Indexed, IndexedBase, KroneckerDelta, Sum, Symbol
 from ..model.derivation import Case, Derivation
 from .meaning import Meaning, is_zero, normal_form, sum_to_one
 from .probe import Point, Unevaluable
+from .timelimit import run_limited
 
-__all__ = ["Feedback", "explain"]
+__all__ = ["Feedback", "explain", "explain_limited"]
 
-MAX_OPS = 8  # a relation term larger than this is no help to a reader; none is reported
+MAX_OPS = 8
+SECONDS = 3.0  # feedback is extra: it never holds a refuted step up for long  # a relation term larger than this is no help to a reader; none is reported
 DIGITS = 50
 
 
@@ -97,6 +99,16 @@ def explain(derivation: Derivation, lhs: sympy.Basic, rhs: sympy.Basic, case: Ca
     return Feedback(kind, words, term, values, previous, this)
 
 
+def explain_limited(derivation: Derivation, lhs, rhs, case, counterexample: dict[str, str]) -> Feedback | None:
+    """``explain`` in a child process killed after ``SECONDS``; None if it ran out or failed.
+
+    The verdict stands without it: a step already refuted stays FAILS.
+    """
+    (status, value), = run_limited([lambda: explain(derivation, lhs, rhs, case, counterexample)],
+                                   timeout=SECONDS)
+    return value if status == "ok" else None
+
+
 # --- the relation -------------------------------------------------------------
 
 def _proved_zero(meaning: Meaning, e: sympy.Basic) -> bool:
@@ -116,11 +128,14 @@ def _relation(meaning, left, right, lhs, rhs, case):
     if short is not None:
         return short
     folder = _Folder(meaning)
+    # A relation says something only when some of the two sides cancelled in it.
+    budget = sympy.count_ops(_evaluated(lhs)) + sympy.count_ops(_evaluated(rhs))
+    folder.budget = min(MAX_OPS, budget - 1)
     # First in the file's own names (s[c], L held as symbols), then unfolded and folded back.
-    for term in (_folded_simple(lhs - rhs), folder.simple(_split_ranges(left - right))):
+    for term in (_folded_simple(lhs - rhs, folder.budget), folder.simple(_split_ranges(left - right))):
         if term is not None and _proved_zero(meaning, left - right - folder.meaning_of(term, case)):
             return "term", _term_words(term), term
-    ratios = (_folded_simple(lhs / rhs), folder.simple(left / right)) if right != 0 else ()
+    ratios = (_folded_simple(lhs / rhs, folder.budget), folder.simple(left / right)) if right != 0 else ()
     for factor in ratios:
         if factor is None or factor in (0, 1, -1) or not (factor.free_symbols or factor.is_Number):
             continue
@@ -150,7 +165,11 @@ def _short_range(meaning, left, rhs, case):
     return None
 
 
-def _folded_simple(e: sympy.Basic) -> sympy.Basic | None:
+def _parens(e: sympy.Basic) -> str:
+    return f"({_source(e)})" if e.is_Add else _source(e)
+
+
+def _folded_simple(e: sympy.Basic, budget: int = MAX_OPS) -> sympy.Basic | None:
     """``e`` simplified as written, defined names held as symbols; None if not small."""
     if e.has(sympy.Derivative):
         return None
@@ -158,7 +177,7 @@ def _folded_simple(e: sympy.Basic) -> sympy.Basic | None:
         e = sympy.factor_terms(sympy.cancel(sympy.together(_evaluated(e))))
     except (sympy.PolynomialError, sympy.CoercionFailed, RecursionError, ValueError, TypeError):
         return None
-    return None if e == 0 or sympy.count_ops(e) > MAX_OPS else e
+    return None if e == 0 or sympy.count_ops(e) > budget else e
 
 
 def _evaluated(e: sympy.Basic) -> sympy.Basic:
@@ -187,8 +206,13 @@ def _split_ranges(e: sympy.Basic) -> sympy.Basic:
 
 def _term_words(term: sympy.Basic) -> str:
     """``previous = this step + term``, said as the term this step lacks."""
-    what = f"the constant {term}" if term.is_Number else f"the term {_source(term)}"
-    words = f"this step is missing {what} (previous = this step + {_source(term)})"
+    if term.could_extract_minus_sign():
+        extra = -term
+        what = f"the constant {extra}" if extra.is_Number else f"the term {_source(extra)}"
+        words = f"this step has {what} too many (previous = this step - {_parens(extra)})"
+    else:
+        what = f"the constant {term}" if term.is_Number else f"the term {_source(term)}"
+        words = f"this step is missing {what} (previous = this step + {_parens(term)})"
     deltas = sorted(term.atoms(KroneckerDelta), key=sympy.default_sort_key)
     if deltas:
         a, b = deltas[0].args
@@ -218,6 +242,7 @@ class _Folder:
 
     def __init__(self, meaning: Meaning):
         self.meaning = meaning
+        self.budget = MAX_OPS  # largest relation (in operations) worth reporting
         self.rules = []  # (numerator pattern with a Wild, denominator, IndexedBase of the name)
         for d in meaning.derivation.definitions:
             numer, denom = sympy.fraction(d.body)
@@ -242,7 +267,7 @@ class _Folder:
             e = e.xreplace(back)
         except (sympy.PolynomialError, sympy.CoercionFailed, RecursionError, ValueError, TypeError):
             return None
-        if e.has(sympy.Derivative) or e == 0 or sympy.count_ops(e) > MAX_OPS:
+        if e.has(sympy.Derivative) or e == 0 or sympy.count_ops(e) > self.budget:
             return None
         return e
 
@@ -355,7 +380,13 @@ def _quantities(meaning, point, lhs, rhs):
             name = str(x.base.label) if isinstance(x, Indexed) else x.name
             if name in meaning.defs and x not in wanted and x.free_symbols & meaning.indices <= set(point.env):
                 wanted.append(x)
+    for side in (lhs, rhs):  # sums the author wrote out, such as the softmax denominator
+        wanted += [x for x in sorted(side.atoms(Sum), key=sympy.default_sort_key)
+                   if x not in wanted and not x.has(sympy.Derivative)
+                   and x.free_symbols & meaning.indices <= set(point.env)]
     for x in list(wanted):
+        if isinstance(x, Sum):
+            continue
         numer, denom = sympy.fraction(meaning.defs[str(x.base.label) if isinstance(x, Indexed) else x.name].body)
         if isinstance(denom, Sum) and denom not in wanted:
             wanted.append(denom)

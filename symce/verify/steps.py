@@ -28,6 +28,7 @@ import mpmath
 import sympy
 
 from ..model.derivation import Case, Chain, Derivation, Step
+from .feedback import Feedback, explain_limited
 from .meaning import Meaning, is_zero, normal_form, sum_to_one
 from .probe import Point, Unevaluable
 from .timelimit import run_limited
@@ -75,6 +76,7 @@ class StepResult:
     seconds: float  # wall time spent on this step
     detail: str = ""  # one line: which instances were proved, why unverified, ...
     counterexample: Counterexample | None = None  # present when evidence is FAILS
+    feedback: Feedback | None = None  # for FAILS: how the sides differ, telling values (feedback.py)
 
     def passes(self, allow_numeric: bool = False, all_k: bool = False) -> bool:
         """Proved; or numeric only, when the user allowed numeric evidence to pass.
@@ -117,6 +119,7 @@ class Report:
                 "passed": r.passes(allow_numeric, all_k),
                 "seconds": round(r.seconds, 4), "detail": r.detail,
                 "counterexample": None if cx is None else {"values": cx.values, "lhs": cx.lhs, "rhs": cx.rhs},
+                "feedback": None if r.feedback is None else r.feedback.as_dict(),
             })
         return {"path": self.derivation.path, "title": self.derivation.title,
                 "passed": self.passed(allow_numeric, all_k), "steps": steps}
@@ -174,8 +177,11 @@ def _timed(derivation: Derivation, chain: Chain, n: int, lhs: sympy.Basic, step:
     start = time.perf_counter()
     evidence, detail, counterexample = verify_step(derivation, lhs, step.expr, chain.case,
                                                    seed=f"{chain.name}:{n}")
+    feedback = None if counterexample is None else explain_limited(
+        derivation, lhs, step.expr, chain.case, counterexample.values)
     return StepResult(chain=chain.name, index=n, reason=step.reason, evidence=evidence,
-                      seconds=time.perf_counter() - start, detail=detail, counterexample=counterexample)
+                      seconds=time.perf_counter() - start, detail=detail, counterexample=counterexample,
+                      feedback=feedback)
 
 
 def verify_step(derivation: Derivation, lhs: sympy.Basic, rhs: sympy.Basic, case: Case | None,
