@@ -141,7 +141,7 @@ def test_document_with_math_in_reasons_has_only_amsmath():
 def test_a_piece_that_does_not_parse_names_file_chain_step_and_piece():
     with pytest.raises(DerivationFormatError,
                        match=r"^f\.toml, chain 'gradient', step 2\.reason: cannot read `s\[`: "
-                             r"not a valid expression \('\[' was never closed\): 's\['$"):
+                             r"not a valid expression \('\[' was never closed\): 's\[' \(line 16, column 70\)$"):
         load("the term `s[` is cut")
 
 

@@ -70,6 +70,7 @@ def read_expression(
     where: str = "<expression>",
     relations: bool = False,
     whole_vectors: bool = False,
+    at: tuple[int, int] | None = None,
 ) -> sympy.Basic:
     """Translate ``text`` into a SymPy expression using only ``names`` and the whitelist.
 
@@ -77,7 +78,9 @@ def read_expression(
     ``IndexedBase`` for a vector, a number for a concrete ``k``). ``relations``
     admits ``Eq``/``Ne`` (used for cases). ``whole_vectors`` admits a vector's
     bare name (``y``) as a plain symbol, for math in prose ("a one-hot ``y``").
-    ``where`` prefixes every message.
+    ``where`` prefixes every message; ``at`` (line, column of the text's first
+    character in its file, column 0 if unknown) makes it end with the line and
+    column of the offending text.
 
     >>> read_expression("__import__('os')", {})
     Traceback (most recent call last):
@@ -88,6 +91,34 @@ def read_expression(
     ...
     symce.errors.UnsafeExpressionError: <expression>: exponent 387420489 is too large (at most 64 in absolute value)
     """
+    if at is None:
+        return _read(text, names, where, relations, whole_vectors)
+    try:
+        return _read(text, names, where, relations, whole_vectors)
+    except (DerivationFormatError, UnsafeExpressionError) as exc:
+        raise type(exc)(f"{exc} ({located(at, getattr(exc, 'column', None))})") from None
+
+
+def located(at: tuple[int, int], column: int | None) -> str:
+    """``line 12, column 30``: ``column`` counts within the text, ``at`` is where the text starts.
+
+    >>> located((12, 20), 11)
+    'line 12, column 30'
+    >>> located((12, 0), 11)
+    'line 12'
+    """
+    line, start = at
+    if not start:
+        return f"line {line}"
+    return f"line {line}, column {start + (column or 1) - 1}"
+
+
+def _with_column(exc: Exception, column: int | None) -> Exception:
+    exc.column = column  # read by read_expression's ``at``: where in the text it went wrong
+    return exc
+
+
+def _read(text, names, where, relations, whole_vectors) -> sympy.Basic:
     if not isinstance(text, str):
         raise DerivationFormatError(f"{where}: expected an expression string, found {type(text).__name__}")
     if len(text) > MAX_EXPRESSION_CHARS:
@@ -96,7 +127,9 @@ def read_expression(
         )
     _ascii_only(text, where)
     tree = _parse_tree(text, where)
-    expr = _Builder(names, where, relations, whole_vectors).build(tree.body)
+    builder = _Builder(names, where, relations, whole_vectors)
+    builder.lead = len(text) - len(text.lstrip())
+    expr = builder.build(tree.body)
     if expr.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
         raise DerivationFormatError(f"{where}: expression has no finite value: {quoted(text)}")
     return expr
@@ -117,9 +150,19 @@ def _ascii_only(text: str, where: str) -> None:
     """Refuse look-alikes: Python folds a full-width ``ｚ`` into ``z`` (NFKC) when it parses."""
     for column, char in enumerate(text, start=1):
         if not char.isascii():
-            raise DerivationFormatError(
+            hint = _ASCII_FOR.get(char)
+            raise _with_column(DerivationFormatError(
                 f"{where}: character {char!r} (U+{ord(char):04X}) at column {column}; expressions are ASCII"
-            )
+                + (f": write {hint[0]!r} for {hint[1]}" if hint else "")
+            ), column)
+
+
+# Characters that word processors and web pages put in place of ASCII operators.
+_ASCII_FOR = {
+    "\u2212": ("-", "a minus sign"), "\u2013": ("-", "a minus sign"), "\u2014": ("-", "a minus sign"),
+    "\u00d7": ("*", "a product"), "\u00b7": ("*", "a product"), "\u22c5": ("*", "a product"),
+    "\u2217": ("*", "a product"), "\u00f7": ("/", "a quotient"), "\u2215": ("/", "a quotient"),
+}
 
 
 def _parse_tree(text: str, where: str) -> ast.Expression:
@@ -127,7 +170,9 @@ def _parse_tree(text: str, where: str) -> ast.Expression:
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
-        raise DerivationFormatError(f"{where}: not a valid expression ({exc.msg}): {quoted(text)}") from None
+        raise _with_column(DerivationFormatError(
+            f"{where}: not a valid expression ({exc.msg}): {quoted(text)}"),
+            (exc.offset or 1) + len(text) - len(text.lstrip())) from None
     except (ValueError, RecursionError, MemoryError):
         raise UnsafeExpressionError(f"{where}: expression is too deeply nested or too large") from None
     count = sum(1 for _ in ast.walk(tree))
@@ -139,7 +184,8 @@ def _parse_tree(text: str, where: str) -> ast.Expression:
 MAX_PROSE_PIECES = 32  # math pieces in one reason or title
 
 
-def read_prose(text: str, names: Mapping[str, sympy.Basic], *, where: str = "<text>") -> tuple:
+def read_prose(text: str, names: Mapping[str, sympy.Basic], *, where: str = "<text>",
+               at: tuple[int, int] | None = None) -> tuple:
     """Split author text into words and math: the pieces between backticks are expressions.
 
     A reason names math ("every `y[j]` vanishes"); typeset as text, ``y_j`` would show
@@ -172,25 +218,34 @@ def read_prose(text: str, names: Mapping[str, sympy.Basic], *, where: str = "<te
             f"{where}: {len(pieces) // 2} pieces of math between backticks (at most {MAX_PROSE_PIECES})"
         )
     out: list = []
+    offset = 0  # where the piece starts in ``text``
     for n, piece in enumerate(pieces):
-        out.append(_read_math_piece(piece, names, where) if n % 2 else piece)
+        piece_at = None if at is None else (at[0], at[1] and at[1] + offset)
+        out.append(_read_math_piece(piece, names, where, piece_at) if n % 2 else piece)
+        offset += len(piece) + 1
     return tuple(out)
 
 
-def _read_math_piece(piece: str, names: Mapping[str, sympy.Basic], where: str) -> sympy.Basic:
+def _read_math_piece(piece: str, names: Mapping[str, sympy.Basic], where: str,
+                     spot: tuple[int, int] | None = None) -> sympy.Basic:
     shown = piece if len(piece) <= 40 else piece[:37] + "..."
+    place = "" if spot is None else f" ({located(spot, None)})"
     at = f"{where}: cannot read `{shown}`"
     if not piece.strip():
-        raise DerivationFormatError(f"{at}: nothing between the backticks")
+        raise DerivationFormatError(f"{at}: nothing between the backticks{place}")
 
-    def read(part: str) -> sympy.Basic:
-        return read_expression(part, names, where=at, relations=True, whole_vectors=True)
+    def read(part: str, offset: int = 0) -> sympy.Basic:
+        part_at = None if spot is None else (spot[0], spot[1] and spot[1] + offset)
+        return read_expression(part, names, where=at, relations=True, whole_vectors=True, at=part_at)
 
-    relation = _top_level_relation(piece, at)
+    try:
+        relation = _top_level_relation(piece, at)
+    except DerivationFormatError as exc:
+        raise DerivationFormatError(f"{exc}{place}") from None
     if relation is None:
         return read(piece)
     start, op = relation
-    lhs, rhs = read(piece[:start]), read(piece[start + len(op):])
+    lhs, rhs = read(piece[:start]), read(piece[start + len(op):], start + len(op))
     return (sympy.Eq if op == "=" else sympy.Ne)(lhs, rhs, evaluate=False)
 
 
@@ -215,6 +270,19 @@ def _top_level_relation(text: str, where: str) -> tuple[int, str] | None:
     return found[0] if found else None
 
 
+def _name_hint(name: str, names: Mapping[str, sympy.Basic]) -> str:
+    """What an unknown name was probably meant to be: ``s_i`` is entry ``s[i]``.
+
+    >>> _name_hint("s_i", {"s": sympy.IndexedBase("s"), "i": sympy.Symbol("i")})
+    'entry i of s is written s[i]'
+    """
+    base, _, index = name.partition("_")
+    if index and isinstance(names.get(base), sympy.IndexedBase):
+        shown = index.strip("{}")
+        return f"entry {shown} of {base} is written {base}[{shown}]"
+    return "declare it under [symbols] or [definitions]"
+
+
 class _Builder:
     """One pass over a size-checked tree; each accepted node kind has one method."""
 
@@ -224,24 +292,36 @@ class _Builder:
         self.where = where
         self.relations = relations
         self.whole_vectors = whole_vectors
+        self.nodes: list[ast.AST] = []  # the nodes being built, innermost last (for columns)
+        self.lead = 0  # leading spaces stripped before parsing
+
+    def column(self) -> int | None:
+        """1-based column in the text of the node being built."""
+        node = self.nodes[-1] if self.nodes else None
+        return None if getattr(node, "col_offset", None) is None else node.col_offset + 1 + self.lead
 
     def refuse(self, what: str) -> UnsafeExpressionError:
-        return UnsafeExpressionError(f"{self.where}: {what} is not allowed")
+        return _with_column(UnsafeExpressionError(f"{self.where}: {what} is not allowed"), self.column())
 
     def dunder(self, name: str) -> UnsafeExpressionError:
-        return UnsafeExpressionError(f"{self.where}: name {name!r} is not allowed (dunder names are refused)")
+        return _with_column(UnsafeExpressionError(
+            f"{self.where}: name {name!r} is not allowed (dunder names are refused)"), self.column())
 
     def bad(self, what: str) -> DerivationFormatError:
-        return DerivationFormatError(f"{self.where}: {what}")
+        return _with_column(DerivationFormatError(f"{self.where}: {what}"), self.column())
 
     def build(self, node: ast.AST) -> sympy.Basic:
-        method = getattr(self, f"_{type(node).__name__}", None)
-        if method is None:
-            if isinstance(node, ast.Attribute):
-                raise self.refuse(f"attribute access ('.{node.attr}')")
-            what = _REFUSED.get(type(node), f"syntax {type(node).__name__!r}")
-            raise self.refuse(what)
-        return method(node)
+        self.nodes.append(node)
+        try:
+            method = getattr(self, f"_{type(node).__name__}", None)
+            if method is None:
+                if isinstance(node, ast.Attribute):
+                    raise self.refuse(f"attribute access ('.{node.attr}')")
+                what = _REFUSED.get(type(node), f"syntax {type(node).__name__!r}")
+                raise self.refuse(what)
+            return method(node)
+        finally:
+            self.nodes.pop()
 
     # --- leaves -------------------------------------------------------------
 
@@ -268,7 +348,7 @@ class _Builder:
         if name in FUNCTIONS or name in RELATIONS:
             raise self.bad(f"function {name!r} must be called, e.g. {name}(...)")
         if name not in self.names:
-            raise self.bad(f"unknown name {name!r} (declare it under [symbols] or [definitions])")
+            raise self.bad(f"unknown name {name!r} ({_name_hint(name, self.names)})")
         obj = self.names[name]
         if isinstance(obj, sympy.IndexedBase):
             if self.whole_vectors:
@@ -291,6 +371,10 @@ class _Builder:
         # (exp(z_c)*exp(z_c), not exp(2 z_c)); the verifier re-evaluates. Numbers are
         # folded at once, after sizing, so that exponent checks see plain numbers.
         op = type(node.op)
+        if op is ast.BitXor:  # x^2 is exclusive or in Python's grammar
+            raise _with_column(UnsafeExpressionError(
+                f"{self.where}: operator '^' is not allowed; a power is written with **, e.g. x**2"),
+                self.column())
         if op not in _BINARY:
             raise self.refuse(f"operator {type(node.op).__name__!r}")
         left, right = self.build(node.left), self.build(node.right)

@@ -165,9 +165,9 @@ class _Loader:
         return value
 
     def expression(self, text: str, where: str, relations: bool = False,
-                   names: dict[str, sympy.Basic] | None = None) -> sympy.Basic:
+                   names: dict[str, sympy.Basic] | None = None, line: int = 0) -> sympy.Basic:
         expr = read_expression(text, self.names if names is None else names,
-                               where=f"{self.path}, {where}", relations=relations)
+                               where=f"{self.path}, {where}", relations=relations, at=self.spot(text, line))
         self.entries(expr, where)
         return expr
 
@@ -183,9 +183,19 @@ class _Loader:
                 if index.is_Integer and not (1 <= index <= (self.k or index)):
                     raise self.error(where, f"index {index} of {entry} is outside 1..{self.k or 'k'}")
 
-    def prose(self, text: str, where: str) -> tuple:
+    def prose(self, text: str, where: str, line: int = 0) -> tuple:
         """A reason or title: text with math between backticks, read like any expression."""
-        return read_prose(text, self.names, where=f"{self.path}, {where}")
+        return read_prose(text, self.names, where=f"{self.path}, {where}", at=self.spot(text, line))
+
+    def spot(self, text: str, line: int = 0) -> tuple[int, int] | None:
+        """(line, column) where ``text`` stands in the file, searching from ``line``; None if not found.
+
+        Column 0: the line is known but the text is written there with escapes.
+        """
+        found = self.line_of(text, max(0, line - 1)) if text else 0
+        if not found:
+            return (line, 0) if line else None
+        return found, self.lines[found - 1].index(text) + 1
 
     # --- sections -----------------------------------------------------------
 
@@ -406,7 +416,7 @@ class _Loader:
                 if case is None:
                     raise self.error(f"{where}, case", f"expected one of {sorted(cases)}, found {chain['case']!r}")
             line = self.line_of(f'"{name}"', line)
-            start = self.expression(chain["start"], f"{where}, start")
+            start = self.expression(chain["start"], f"{where}, start", line=line)
             steps = []
             if not chain["steps"]:
                 raise self.error(f"{where}, steps", "expected at least one step, found none")
@@ -416,10 +426,10 @@ class _Loader:
                 if not raw["reason"].strip():
                     raise self.error(f"{at}, reason", "expected a reason, found an empty string")
                 line = self.line_of(raw["expr"], line)
-                expr = self.expression(raw["expr"], at)
+                expr = self.expression(raw["expr"], at, line=line)
                 reason = raw["reason"].strip()
                 steps.append(Step(expr=expr, reason=reason, source=raw["expr"], line=line or None,
-                                  reason_parts=self.prose(reason, f"{at}.reason")))
+                                  reason_parts=self.prose(reason, f"{at}.reason", line)))
                 line = line or 0
             total += len(steps)
             if total > MAX_STEPS:
