@@ -81,6 +81,9 @@ class Chain:
     # ``vector = "i"``: every expression is entry i of a vector over i = 1..k; printers
     # add the whole vector after the chain. None for an ordinary chain.
     vector_index: sympy.Symbol | None = None
+    # prose around the chain: paragraphs, each text and math alternating (``text``, ``text_after``)
+    text: tuple[tuple[str | sympy.Basic, ...], ...] = ()
+    text_after: tuple[tuple[str | sympy.Basic, ...], ...] = ()
 
     def _repr_latex_(self) -> str | None:
         """Jupyter display: the chain as aligned equalities (by ``symce.typeset``)."""
@@ -150,6 +153,7 @@ class Derivation:
     cases: tuple[Case, ...] = ()  # available case splits
     chains: tuple[Chain, ...] = ()  # in file order
     notation: Notation = Notation()  # printing choices
+    goal: sympy.Basic | None = None  # Eq(lhs, rhs) the chains must prove start to end, if declared
 
     def _repr_latex_(self) -> str | None:
         """Jupyter display: every chain, in the file's notation (by ``symce.typeset``)."""

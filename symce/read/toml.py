@@ -40,15 +40,17 @@ import sympy
 from ..model.derivation import Assumption, Case, Chain, Definition, Derivation, Notation, Step, free_indices, whole_vector
 from ..errors import DerivationFormatError, UnsafeExpressionError
 from .expr import FUNCTIONS, RELATIONS, quoted, read_expression, read_prose
+from .posts import read_goal, read_paragraphs
 
 MAX_FILE_BYTES = 1_000_000  # a derivation is a few KB; a megabyte is already absurd
 MAX_STEPS = 500  # over all chains
 
 _TOP = {"title": str, "symbols": dict, "definitions": dict, "assumptions": list,
-        "cases": dict, "chains": list, "notation": dict}
+        "cases": dict, "chains": list, "notation": dict, "goal": str}
 _TOP_REQUIRED = ("title", "symbols", "chains")
 _SYMBOLS = {"k": (int, str), "indices": list, "vectors": dict, "scalars": dict}
-_CHAIN = {"name": str, "title": str, "case": str, "vector": str, "start": str, "steps": list}
+_CHAIN = {"name": str, "title": str, "case": str, "vector": str, "start": str, "steps": list,
+          "text": str, "text_after": str}
 _STEP = {"expr": str, "reason": str}
 _NOTATION = {"bold_vectors": bool, "softmax_name": str}
 _DOMAINS = {"real": {"real": True}, "positive": {"positive": True}, "nonnegative": {"nonnegative": True}}
@@ -219,6 +221,7 @@ class _Loader:
             cases=cases,
             chains=chains,
             notation=self.notation(data.get("notation", {})),
+            goal=read_goal(data["goal"], self.names, f"{self.path}, goal") if "goal" in data else None,
         )
 
     def declare(self, name: str, where: str, obj: sympy.Basic) -> None:
@@ -438,7 +441,10 @@ class _Loader:
             vector = self.vector(chain["vector"], where, start, case) if "vector" in chain else None
             out.append(Chain(name=name, title=title, start=start,
                              start_source=chain["start"], steps=tuple(steps), case=case,
-                             title_parts=self.prose(title, f"{where}.title"), vector_index=vector))
+                             title_parts=self.prose(title, f"{where}.title"), vector_index=vector,
+                             text=read_paragraphs(chain.get("text", ""), self.names, f"{self.path}, {where}.text"),
+                             text_after=read_paragraphs(chain.get("text_after", ""), self.names,
+                                                        f"{self.path}, {where}.text_after")))
         return tuple(out)
 
     def vector(self, text: str, where: str, start: sympy.Basic, case: Case | None) -> sympy.Symbol:

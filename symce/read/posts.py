@@ -1,0 +1,45 @@
+"""What makes a derivation file a post and an assignment: prose around chains, and a goal.
+
+Prose is Markdown-like text with math between backticks, read exactly as a reason is
+(``read_prose``: the same whitelist and caps), split into paragraphs at blank lines.
+A goal is one equation, ``lhs = rhs``, that the file's chains must prove start to end.
+
+>>> import sympy
+>>> z, i = sympy.IndexedBase("z"), sympy.Symbol("i", integer=True)
+>>> read_goal("Derivative(L, z[i]) = z[i]", {"z": z, "i": i, "L": sympy.Symbol("L")}, "goal")
+Eq(Derivative(L, z[i]), z[i])
+>>> read_paragraphs("First `z[i]`.\\n\\nSecond.", {"z": z, "i": i}, "text")
+(('First ', z[i], '.'), ('Second.',))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import sympy
+
+from ..errors import DerivationFormatError
+from .expr import _top_level_relation, quoted, read_expression, read_prose
+
+
+def read_paragraphs(text: str, names: Mapping[str, sympy.Basic], where: str) -> tuple[tuple, ...]:
+    """Paragraphs (split at blank lines), each text and math alternating as ``read_prose`` gives."""
+    paragraphs = [p.strip() for p in text.replace("\r\n", "\n").split("\n\n") if p.strip()]
+    return tuple(read_prose(p, names, where=where) for p in paragraphs)
+
+
+def read_goal(text: str, names: Mapping[str, sympy.Basic], where: str) -> sympy.Basic:
+    """``"Derivative(L, z[i]) = s[i] - y[i]"`` as ``Eq(lhs, rhs)``, unevaluated.
+
+    >>> read_goal("1 + 1", {}, "f.toml, goal")
+    Traceback (most recent call last):
+    ...
+    symce.errors.DerivationFormatError: f.toml, goal: expected an equation 'lhs = rhs', found '1 + 1'
+    """
+    relation = _top_level_relation(text, where)
+    if relation is None or relation[1] != "=":
+        raise DerivationFormatError(f"{where}: expected an equation 'lhs = rhs', found {quoted(text)}")
+    at = relation[0]
+    lhs = read_expression(text[:at], names, where=f"{where} (left side)")
+    rhs = read_expression(text[at + 1:], names, where=f"{where} (right side)")
+    return sympy.Eq(lhs, rhs, evaluate=False)
