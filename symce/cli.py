@@ -131,6 +131,16 @@ def _add_check(sub) -> None:
     p.add_argument("--all-k", action="store_true", help=_ALL_K_HELP)
     p.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
                    help="time limit per step; a step that runs out is unverified (default: 10)")
+    p.add_argument("--format", choices=("text", "json", "junit", "gradescope"), default="text",
+                   help="text (default), json (as --json), junit (JUnit XML, a test per step) or "
+                        "gradescope (results.json); junit and gradescope check the files in parallel")
+    p.add_argument("-o", "--output", metavar="FILE", help="write the report here (atomically) instead of stdout")
+    p.add_argument("--jobs", type=int, metavar="N", help="files checked at once by the local process pool "
+                   "(junit, gradescope; default: the number of CPUs)")
+    p.add_argument("--memory", type=float, metavar="MIB",
+                   help="memory limit per step, MiB beyond its worker's start; past it the step is unverified")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="send the files to this Dask scheduler instead (needs the 'dask' extra)")
     p.set_defaults(run=_run_check)
 
 
@@ -145,14 +155,23 @@ def _run_check(args) -> int:
         raise UsageError(f"--timeout: expected a positive number of seconds, found {args.timeout}")
     if not args.timeout <= MAX_TIMEOUT:
         raise UsageError(f"--timeout: expected at most {MAX_TIMEOUT:g} seconds, found {args.timeout:g}")
+    if args.memory is not None and not args.memory > 0:
+        raise UsageError(f"--memory: expected a positive number of MiB, found {args.memory:g}")
+    if args.format in ("junit", "gradescope") or args.scheduler is not None:
+        return _run_grade(args)
+    target = None if args.output is None else _target(args.output)
     derivations = [load_derivation(p) for p in derivation_paths(args.paths)]  # all parsed before any is checked
-    reports = [check(d, timeout=args.timeout) for d in derivations]
+    reports = [check(d, timeout=args.timeout, memory_mb=args.memory) for d in derivations]
     rule = {"allow_numeric": args.allow_numeric, "all_k": args.all_k}
-    passed = all(r.passed(**rule) for r in reports)
-    if args.json:
-        doc = {"passed": passed, **rule, "files": [r.as_dict(**rule) for r in reports]}
-        print(json.dumps(doc, indent=2))
+    goals = [_goal(r, rule) for r in reports]
+    passed = all(r.passed(**rule) for r in reports) and all(g is None or g.reached for g in goals)
+    if args.json or args.format == "json":
+        files = [{**r.as_dict(**rule), "goal": None if g is None else g.as_dict()} for r, g in zip(reports, goals)]
+        doc = {"passed": passed, **rule, "files": files}
+        _emit(json.dumps(doc, indent=2) + "\n", args.output, target)
         return EXIT_OK if passed else EXIT_FAILED
+    if target is not None:
+        raise UsageError("-o: the text report is printed; write a file with --format json, junit or gradescope")
     for report in reports:
         print(f"{report.derivation.path}: {report.derivation.title}")
         for r in report.steps:
@@ -173,6 +192,10 @@ def _run_check(args) -> int:
         if bad.feedback is not None:
             print("\n".join("  " + line for line in bad.feedback.text().splitlines()))
         break
+    for report, goal in zip(reports, goals):
+        if goal is not None:
+            print(f"goal of {report.derivation.path}: {goal.goal}: "
+                  f"{'reached' if goal.reached else 'NOT reached'} ({goal.detail})")
     n = sum(len(r.steps) for r in reports)
     good = sum(s.passes(**rule) for r in reports for s in r.steps)
     small = sum(s.passes(**rule) and s.evidence.name == "PROVED_SMALL_K" for r in reports for s in r.steps)
@@ -180,6 +203,68 @@ def _run_check(args) -> int:
           + ("" if passed else f"; {n - good} do not")
           + (f" ({small} of them only for k = 2..6; --all-k refuses those)" if small else ""))
     return EXIT_OK if passed else EXIT_FAILED
+
+
+def _goal(report, rule):
+    from .verify.goal import check_goal
+
+    return check_goal(report, **rule)
+
+
+def _target(path: str) -> str:
+    from .output import output_target
+
+    return output_target(path)
+
+
+def _emit(text: str, path: str | None, target: str | None) -> None:
+    from .output import write_output
+
+    if target is None:
+        sys.stdout.write(text)
+    else:
+        write_output(path, target, text)
+
+
+def _run_grade(args) -> int:
+    """junit / gradescope (or any format with --scheduler): one task per file on an executor."""
+    from .errors import UsageError
+    from .grade import grade, gradescope_json, junit_xml, passed
+
+    if args.format not in ("junit", "gradescope"):
+        raise UsageError(f"--scheduler: expected --format junit or gradescope, found {args.format!r}")
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError(f"--jobs: expected a positive number of processes, found {args.jobs}")
+    target = None if args.output is None else _target(args.output)
+    rule = {"timeout": args.timeout, "memory_mb": args.memory, "allow_numeric": args.allow_numeric,
+            "all_k": args.all_k}
+    if args.scheduler is None:
+        results = grade(args.paths, workers=args.jobs, **rule)
+    else:
+        client = _dask_client(args.scheduler)
+        try:
+            results = grade(args.paths, executor=client.get_executor(), **rule)
+        finally:
+            client.close()
+    text = junit_xml(results) if args.format == "junit" else gradescope_json(results)
+    _emit(text, args.output, target)
+    good = sum(passed(r) for r in results)
+    print(f"symce: {good} of {len(results)} file{'s' if len(results) != 1 else ''} hold"
+          + (f"; report in {args.output}" if args.output else ""), file=sys.stderr)
+    return EXIT_OK if good == len(results) else EXIT_FAILED
+
+
+def _dask_client(address: str):
+    from .errors import UsageError
+
+    try:
+        from dask.distributed import Client
+    except ImportError:
+        raise UsageError("--scheduler needs Dask: pip install 'symce[dask]'") from None
+    try:
+        return Client(address, timeout=30)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise UsageError(f"--scheduler {address}: cannot reach the Dask scheduler ({exc})") from None
 
 
 # --- latex (issue 4) --------------------------------------------------------

@@ -129,8 +129,10 @@ class Report:
         return next((r for r in self.steps if not r.passes(allow_numeric, all_k)), None)
 
 
-def check(derivation: Derivation, *, timeout: float = 10.0, parallel: int | None = None) -> Report:
-    """Verify every step of ``derivation``; each step gets at most ``timeout`` seconds.
+def check(derivation: Derivation, *, timeout: float = 10.0, parallel: int | None = None,
+          memory_mb: float | None = None) -> Report:
+    """Verify every step of ``derivation``; each step gets at most ``timeout`` seconds
+    (and, with ``memory_mb``, that many MiB beyond its worker's start; see ``run_limited``).
 
     Steps run in forked worker processes (``parallel`` at a time, default: the number
     of CPUs, at most 4) and are killed at their deadline; a killed step is UNVERIFIED.
@@ -160,7 +162,7 @@ def check(derivation: Derivation, *, timeout: float = 10.0, parallel: int | None
             work.append((chain, n, previous, step))
             previous = step.expr
     jobs = [partial(_timed, derivation, chain, n, lhs, step) for chain, n, lhs, step in work]
-    outcomes = run_limited(jobs, timeout=timeout, parallel=parallel)
+    outcomes = run_limited(jobs, timeout=timeout, parallel=parallel, memory_mb=memory_mb)
     results = []
     for (chain, n, _, step), (status, value) in zip(work, outcomes):
         if status == "ok":

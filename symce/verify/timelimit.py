@@ -25,11 +25,14 @@ HAS_FORK = hasattr(os, "fork")
 _MAX_WAIT = 3600.0  # seconds one select() may block before the deadlines are looked at again
 
 
-def run_limited(jobs: list[Callable[[], Any]], *, timeout: float, parallel: int = 1) -> list[tuple[str, Any]]:
+def run_limited(jobs: list[Callable[[], Any]], *, timeout: float, parallel: int = 1,
+                memory_mb: float | None = None) -> list[tuple[str, Any]]:
     """Run each job, at most ``parallel`` at a time; return ``(status, value)`` in order.
 
     ``status`` is ``"ok"`` (value is the job's picklable result), ``"error"`` (value is
     the exception as text) or ``"timeout"`` (value is the limit in seconds).
+    ``memory_mb``: each child may grow its address space by at most this much beyond
+    what it inherits; past it an allocation fails (status ``"error"``, a MemoryError).
     """
     if not HAS_FORK:
         return [_inline(job) for job in jobs]
@@ -40,7 +43,7 @@ def run_limited(jobs: list[Callable[[], Any]], *, timeout: float, parallel: int 
         while pending or running:
             while pending and len(running) < max(1, parallel):
                 index, job = pending.pop(0)
-                fd, pid = _spawn(job)
+                fd, pid = _spawn(job, memory_mb)
                 running[fd] = [index, pid, time.monotonic() + timeout, bytearray()]
             wait = min(r[2] for r in running.values()) - time.monotonic()
             # Capped: select() raises OverflowError for an infinite or huge timeout; the
@@ -73,7 +76,7 @@ def _inline(job: Callable[[], Any]) -> tuple[str, Any]:
         return ("error", f"{type(exc).__name__}: {exc}")
 
 
-def _spawn(job: Callable[[], Any]) -> tuple[int, int]:
+def _spawn(job: Callable[[], Any], memory_mb: float | None = None) -> tuple[int, int]:
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:  # the child: compute, send, vanish without running the parent's cleanup
@@ -81,6 +84,8 @@ def _spawn(job: Callable[[], Any]) -> tuple[int, int]:
         try:
             os.close(read_fd)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
+            if memory_mb is not None:
+                _limit_memory(memory_mb)
             payload = pickle.dumps(_inline(job))
             view = memoryview(payload)
             while view:
@@ -91,6 +96,22 @@ def _spawn(job: Callable[[], Any]) -> tuple[int, int]:
             os._exit(code)
     os.close(write_fd)
     return read_fd, pid
+
+
+def _limit_memory(memory_mb: float) -> None:
+    """Cap this process's address space at its present size plus ``memory_mb`` MiB."""
+    import resource
+
+    try:
+        with open("/proc/self/statm") as fh:
+            now = int(fh.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError):
+        now = 0
+    cap = now + int(memory_mb * 2**20)
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        cap = min(cap, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (cap, hard))
 
 
 def _decode(data: bytes) -> tuple[str, Any]:
