@@ -27,6 +27,7 @@ from fractions import Fraction
 import sympy
 
 from ..errors import DerivationFormatError, UnsafeExpressionError
+from .hints import ASCII_FOR, located, name_hint, with_column
 
 MAX_EXPRESSION_CHARS = 4000  # one expression; the reference's longest is ~150
 MAX_NODES = 600  # ast nodes per expression
@@ -99,25 +100,6 @@ def read_expression(
         raise type(exc)(f"{exc} ({located(at, getattr(exc, 'column', None))})") from None
 
 
-def located(at: tuple[int, int], column: int | None) -> str:
-    """``line 12, column 30``: ``column`` counts within the text, ``at`` is where the text starts.
-
-    >>> located((12, 20), 11)
-    'line 12, column 30'
-    >>> located((12, 0), 11)
-    'line 12'
-    """
-    line, start = at
-    if not start:
-        return f"line {line}"
-    return f"line {line}, column {start + (column or 1) - 1}"
-
-
-def _with_column(exc: Exception, column: int | None) -> Exception:
-    exc.column = column  # read by read_expression's ``at``: where in the text it went wrong
-    return exc
-
-
 def _read(text, names, where, relations, whole_vectors) -> sympy.Basic:
     if not isinstance(text, str):
         raise DerivationFormatError(f"{where}: expected an expression string, found {type(text).__name__}")
@@ -150,19 +132,11 @@ def _ascii_only(text: str, where: str) -> None:
     """Refuse look-alikes: Python folds a full-width ``ｚ`` into ``z`` (NFKC) when it parses."""
     for column, char in enumerate(text, start=1):
         if not char.isascii():
-            hint = _ASCII_FOR.get(char)
-            raise _with_column(DerivationFormatError(
+            hint = ASCII_FOR.get(char)
+            raise with_column(DerivationFormatError(
                 f"{where}: character {char!r} (U+{ord(char):04X}) at column {column}; expressions are ASCII"
                 + (f": write {hint[0]!r} for {hint[1]}" if hint else "")
             ), column)
-
-
-# Characters that word processors and web pages put in place of ASCII operators.
-_ASCII_FOR = {
-    "\u2212": ("-", "a minus sign"), "\u2013": ("-", "a minus sign"), "\u2014": ("-", "a minus sign"),
-    "\u00d7": ("*", "a product"), "\u00b7": ("*", "a product"), "\u22c5": ("*", "a product"),
-    "\u2217": ("*", "a product"), "\u00f7": ("/", "a quotient"), "\u2215": ("/", "a quotient"),
-}
 
 
 def _parse_tree(text: str, where: str) -> ast.Expression:
@@ -170,7 +144,7 @@ def _parse_tree(text: str, where: str) -> ast.Expression:
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
-        raise _with_column(DerivationFormatError(
+        raise with_column(DerivationFormatError(
             f"{where}: not a valid expression ({exc.msg}): {quoted(text)}"),
             (exc.offset or 1) + len(text) - len(text.lstrip())) from None
     except (ValueError, RecursionError, MemoryError):
@@ -270,19 +244,6 @@ def _top_level_relation(text: str, where: str) -> tuple[int, str] | None:
     return found[0] if found else None
 
 
-def _name_hint(name: str, names: Mapping[str, sympy.Basic]) -> str:
-    """What an unknown name was probably meant to be: ``s_i`` is entry ``s[i]``.
-
-    >>> _name_hint("s_i", {"s": sympy.IndexedBase("s"), "i": sympy.Symbol("i")})
-    'entry i of s is written s[i]'
-    """
-    base, _, index = name.partition("_")
-    if index and isinstance(names.get(base), sympy.IndexedBase):
-        shown = index.strip("{}")
-        return f"entry {shown} of {base} is written {base}[{shown}]"
-    return "declare it under [symbols] or [definitions]"
-
-
 class _Builder:
     """One pass over a size-checked tree; each accepted node kind has one method."""
 
@@ -301,14 +262,14 @@ class _Builder:
         return None if getattr(node, "col_offset", None) is None else node.col_offset + 1 + self.lead
 
     def refuse(self, what: str) -> UnsafeExpressionError:
-        return _with_column(UnsafeExpressionError(f"{self.where}: {what} is not allowed"), self.column())
+        return with_column(UnsafeExpressionError(f"{self.where}: {what} is not allowed"), self.column())
 
     def dunder(self, name: str) -> UnsafeExpressionError:
-        return _with_column(UnsafeExpressionError(
+        return with_column(UnsafeExpressionError(
             f"{self.where}: name {name!r} is not allowed (dunder names are refused)"), self.column())
 
     def bad(self, what: str) -> DerivationFormatError:
-        return _with_column(DerivationFormatError(f"{self.where}: {what}"), self.column())
+        return with_column(DerivationFormatError(f"{self.where}: {what}"), self.column())
 
     def build(self, node: ast.AST) -> sympy.Basic:
         self.nodes.append(node)
@@ -348,7 +309,7 @@ class _Builder:
         if name in FUNCTIONS or name in RELATIONS:
             raise self.bad(f"function {name!r} must be called, e.g. {name}(...)")
         if name not in self.names:
-            raise self.bad(f"unknown name {name!r} ({_name_hint(name, self.names)})")
+            raise self.bad(f"unknown name {name!r} ({name_hint(name, self.names)})")
         obj = self.names[name]
         if isinstance(obj, sympy.IndexedBase):
             if self.whole_vectors:
@@ -372,7 +333,7 @@ class _Builder:
         # folded at once, after sizing, so that exponent checks see plain numbers.
         op = type(node.op)
         if op is ast.BitXor:  # x^2 is exclusive or in Python's grammar
-            raise _with_column(UnsafeExpressionError(
+            raise with_column(UnsafeExpressionError(
                 f"{self.where}: operator '^' is not allowed; a power is written with **, e.g. x**2"),
                 self.column())
         if op not in _BINARY:
