@@ -273,9 +273,22 @@ class _Folder:
 
     @staticmethod
     def _fold(e, numer, w, name, stand):
+        """Each ``numer`` at an index, or a whole power of it (SymPy writes exp(z)**2 as exp(2 z))."""
+        def split(x):
+            if isinstance(x, sympy.exp):
+                power, rest = x.args[0].as_coeff_Mul()
+                if power.is_Integer and power != 1:
+                    return sympy.exp(rest), power
+            return x, 1
+
         def hit(x):
-            return x.match(numer) is not None and isinstance(x.match(numer).get(w), sympy.Expr)
-        return e.replace(hit, lambda x: name[x.match(numer)[w]] * stand)
+            found = split(x)[0].match(numer)
+            return found is not None and isinstance(found.get(w), sympy.Expr)
+
+        def fold(x):
+            base, power = split(x)
+            return (name[base.match(numer)[w]] * stand) ** power
+        return e.replace(hit, fold)
 
     def meaning_of(self, e: sympy.Basic, case: Case | None) -> sympy.Basic:
         return self.meaning.assume(self.meaning.of(e), case)

@@ -39,7 +39,7 @@ def check_goal(report: Report, *, allow_numeric: bool = False, all_k: bool = Fal
     d = report.derivation
     if d.goal is None:
         return None
-    text = f"{sympy.sstr(d.goal.lhs)} = {sympy.sstr(d.goal.rhs)}"
+    text = f"{sympy.sstr(d.goal.lhs, order='none')} = {sympy.sstr(d.goal.rhs, order='none')}"
     failing = {r.chain for r in report.steps if not r.passes(allow_numeric, all_k)}
     usable = [c for c in d.chains if c.name not in failing and c.case is None]
     same = _Equality()

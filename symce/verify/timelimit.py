@@ -19,6 +19,7 @@ import select
 import signal
 import time
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 HAS_FORK = hasattr(os, "fork")
@@ -84,9 +85,7 @@ def _spawn(job: Callable[[], Any], memory_mb: float | None = None) -> tuple[int,
         try:
             os.close(read_fd)
             signal.signal(signal.SIGINT, signal.SIG_DFL)
-            if memory_mb is not None:
-                _limit_memory(memory_mb)
-            payload = pickle.dumps(_inline(job))
+            payload = pickle.dumps(_inline(job if memory_mb is None else partial(_limited, job, memory_mb)))
             view = memoryview(payload)
             while view:
                 view = view[os.write(write_fd, view):]
@@ -96,6 +95,11 @@ def _spawn(job: Callable[[], Any], memory_mb: float | None = None) -> tuple[int,
             os._exit(code)
     os.close(write_fd)
     return read_fd, pid
+
+
+def _limited(job: Callable[[], Any], memory_mb: float) -> Any:
+    _limit_memory(memory_mb)
+    return job()
 
 
 def _limit_memory(memory_mb: float) -> None:
