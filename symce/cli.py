@@ -283,6 +283,13 @@ def _add_latex(sub) -> None:
     p.add_argument("--allow-unverified", action="store_true",
                    help="typeset steps that did not pass, marked (unverified)")
     p.add_argument("--all-k", action="store_true", help=_ALL_K_HELP)
+    p.add_argument("--numbered", action="store_true", help="number every step's equation")
+    p.add_argument("--paper", choices=("letter", "a4"), default="letter",
+                   help="paper size of a --standalone document (default: letter)")
+    p.add_argument("--front-matter", action="store_true",
+                   help="md: start with Jekyll front matter (title, layout, the file's date)")
+    p.add_argument("--layout", choices=("columns", "stacked"), default="columns",
+                   help="md: reasons beside their steps (default), or stacked under them for narrow screens")
     p.set_defaults(run=_run_latex)
 
 
@@ -292,12 +299,15 @@ def _run_latex(args) -> int:
     from .output import output_target, write_output
     from .verify.steps import check
 
-    check_options(args.format, args.standalone)  # refuse bad options before the slow check
+    options = {"numbered": args.numbered, "paper": args.paper, "front_matter": args.front_matter,
+               "layout": args.layout}
+    check_options(args.format, args.standalone, paper=args.paper, front_matter=args.front_matter,
+                  layout=args.layout)  # refuse bad options before the slow check
     target = None if args.output is None else output_target(args.output)
     report = check(load_derivation(args.path))  # checked once; the renderer reads this report
     # A step that did not pass raises UnverifiedStepError, a ProofError: main() exits 1.
     text = render(report, format=args.format, standalone=args.standalone,
-                  allow_unverified=args.allow_unverified, all_k=args.all_k)
+                  allow_unverified=args.allow_unverified, all_k=args.all_k, **options)
     if target is None:
         sys.stdout.write(text)
     else:

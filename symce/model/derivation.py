@@ -154,6 +154,7 @@ class Derivation:
     chains: tuple[Chain, ...] = ()  # in file order
     notation: Notation = Notation()  # printing choices
     goal: sympy.Basic | None = None  # Eq(lhs, rhs) the chains must prove start to end, if declared
+    date: str | None = None  # the file's ``date`` (ISO, e.g. "2026-12-01"): a post's date in front matter
 
     def _repr_latex_(self) -> str | None:
         """Jupyter display: every chain, in the file's notation (by ``symce.typeset``)."""

@@ -30,6 +30,7 @@ symce.errors.DerivationFormatError: x.toml, title: expected string, found intege
 from __future__ import annotations
 
 import ast
+import datetime
 import itertools
 import os
 import tomllib
@@ -46,7 +47,7 @@ MAX_FILE_BYTES = 1_000_000  # a derivation is a few KB; a megabyte is already ab
 MAX_STEPS = 500  # over all chains
 
 _TOP = {"title": str, "symbols": dict, "definitions": dict, "assumptions": list,
-        "cases": dict, "chains": list, "notation": dict, "goal": str}
+        "cases": dict, "chains": list, "notation": dict, "goal": str, "date": datetime.date}
 _TOP_REQUIRED = ("title", "symbols", "chains")
 _SYMBOLS = {"k": (int, str), "indices": list, "vectors": dict, "scalars": dict}
 _CHAIN = {"name": str, "title": str, "case": str, "vector": str, "start": str, "steps": list,
@@ -56,7 +57,8 @@ _NOTATION = {"bold_vectors": bool, "softmax_name": str}
 _DOMAINS = {"real": {"real": True}, "positive": {"positive": True}, "nonnegative": {"nonnegative": True}}
 _RESERVED = set(FUNCTIONS) | set(RELATIONS) | {"k", "onehot", "simplex"}
 
-_TOML_TYPES = {str: "string", int: "integer", float: "float", bool: "boolean", dict: "table", list: "array"}
+_TOML_TYPES = {str: "string", int: "integer", float: "float", bool: "boolean", dict: "table", list: "array",
+               datetime.date: "date", datetime.datetime: "date-time", datetime.time: "time"}
 
 
 def derivation_paths(paths: list[str]) -> list[str]:
@@ -221,6 +223,7 @@ class _Loader:
             cases=cases,
             chains=chains,
             notation=self.notation(data.get("notation", {})),
+            date=data["date"].isoformat() if "date" in data else None,
             goal=read_goal(data["goal"], self.names, f"{self.path}, goal") if "goal" in data else None,
         )
 
