@@ -232,8 +232,8 @@ def test_a_chain_is_an_align_block_with_reasons_beside():
         "\\begin{align*}\n"
         "    \\frac{\\partial \\mathbf{s}_c}{\\partial \\mathbf{z}_i} &= \\frac{\\partial}{\\partial \\mathbf{z}_i} "
         "\\frac{e^{\\mathbf{z}_c}}{\\sum_{j} e^{\\mathbf{z}_j}} && \\parbox[t]{0.36\\linewidth}{\\raggedright "
-        "definition of s\\_c} \\\\\n"
-        "    &= \\mathbf{s}_c (1 - \\mathbf{s}_c) && \\parbox[t]{0.36\\linewidth}{\\raggedright quotient rule}\n"
+        "definition of s\\_c\\strut} \\\\\n"
+        "    &= \\mathbf{s}_c (1 - \\mathbf{s}_c) && \\parbox[t]{0.36\\linewidth}{\\raggedright quotient rule\\strut}\n"
         "\\end{align*}\n") in out
 
 
@@ -242,7 +242,7 @@ def test_long_reasons_are_wrapped_by_tex_and_top_aligned_in_mathjax():
     out = render_latex(proved(small_derivation(reason=long)))
     # TeX fills and breaks the lines of a top-aligned box (issue 14: no lone words on a line)
     assert (r"&& \parbox[t]{0.36\linewidth}{\raggedright the numerator does not contain z\_i, "
-            r"so only the denominator's derivative contributes} \\") in out
+            r"so only the denominator's derivative contributes\strut} \\") in out
     md = render_markdown(proved(small_derivation(reason=long)))
     assert (r"&& \begin{array}[t]{l} \text{the numerator does not contain z_i,} \\ "
             r"\text{so only the denominator's derivative} \\ \text{contributes} \end{array}") in md
@@ -252,7 +252,7 @@ def test_titles_and_reasons_are_escaped_in_the_output():
     out = render_document(proved(small_derivation(reason="50% & #1", title="s_c ~ e^z")))
     assert r"\section*{Softmax \{\{gradient\}\} 100\%}" in out
     assert r"\subsection*{s\_c \textasciitilde{} e\textasciicircum{}z}" in out
-    assert r"\parbox[t]{0.36\linewidth}{\raggedright 50\% \& \#1}" in out
+    assert r"\parbox[t]{0.36\linewidth}{\raggedright 50\% \& \#1\strut}" in out
 
 
 def test_markdown_has_blank_lines_around_every_display_block():
@@ -289,7 +289,7 @@ def test_numeric_only_is_not_verified():
 @pytest.mark.parametrize("fmt", ["tex", "md"])
 def test_allow_unverified_marks_the_step_and_adds_a_note(fmt):
     out = render(proved(small_derivation(), own_2=Evidence.UNVERIFIED), format=fmt, allow_unverified=True)
-    assert (r"&& \parbox[t]{0.36\linewidth}{\raggedright quotient rule \quad \textbf{(unverified)}}" if fmt == "tex"
+    assert (r"&& \parbox[t]{0.36\linewidth}{\raggedright quotient rule \quad \textbf{(unverified)}\strut}" if fmt == "tex"
             else r"&& \text{quotient rule} \quad \textbf{(unverified)}") in out
     assert out.count(r"\textbf{(unverified)}") == 1
     assert "Step 2 (quotient rule) is not verified; its evidence: unverified." in out
@@ -333,10 +333,10 @@ def vector_derivation(last=None, onehot: bool = True, k_value=None) -> Derivatio
 def test_vector_chain_ends_with_the_whole_row_vector():
     out = render_latex(proved(vector_derivation()))
     assert out.endswith(
-        "    &= \\mathbf{s}_i - \\mathbf{y}_i && \\parbox[t]{0.36\\linewidth}{\\raggedright one-hot} \\\\\n"
+        "    &= \\mathbf{s}_i - \\mathbf{y}_i && \\parbox[t]{0.36\\linewidth}{\\raggedright one-hot\\strut} \\\\\n"
         "    \\frac{\\partial L}{\\partial \\mathbf{z}} &= \\begin{bmatrix} \\mathbf{s}_1 & \\cdots & "
         "\\mathbf{s}_c - 1 & \\cdots & \\mathbf{s}_k \\end{bmatrix} "
-        "&& \\parbox[t]{0.36\\linewidth}{\\raggedright entries $i = 1$, $c$, $k$, for $1 < c < k$}\n"
+        "&& \\parbox[t]{0.36\\linewidth}{\\raggedright entries $i = 1$, $c$, $k$, for $1 < c < k$\\strut}\n"
         "\\end{align*}\n")
 
 
@@ -348,13 +348,13 @@ def test_vector_entries_are_computed_not_copied():
     # Entry i of 2 s_i: no class singled out, entries 1 and k only.
     row = render_latex(proved(vector_derivation(onehot=False, last=2 * s[i])))
     assert (r"&= \begin{bmatrix} 2 \mathbf{s}_1 & \cdots & 2 \mathbf{s}_k \end{bmatrix} "
-            r"&& \parbox[t]{0.36\linewidth}{\raggedright entries $i = 1$ and $k$}" + "\n") in row
+            r"&& \parbox[t]{0.36\linewidth}{\raggedright entries $i = 1$ and $k$\strut}" + "\n") in row
 
 
 def test_vector_of_three_classes_lists_every_entry():
     out = render_latex(proved(vector_derivation(k_value=3)))
     assert (r"&= \begin{bmatrix} \mathbf{s}_1 & \mathbf{s}_c - 1 & \mathbf{s}_3 \end{bmatrix} "
-            r"&& \parbox[t]{0.36\linewidth}{\raggedright entries $i = 1$, $c$, $3$, for $1 < c < 3$}") in out
+            r"&& \parbox[t]{0.36\linewidth}{\raggedright entries $i = 1$, $c$, $3$, for $1 < c < 3$\strut}") in out
 
 
 def test_vector_row_of_an_unverified_chain_is_marked_too():

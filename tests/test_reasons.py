@@ -85,7 +85,7 @@ BOX = r"\parbox[t]{0.36\linewidth}{\raggedright "  # TeX wraps a reason in a top
 
 def test_a_backticked_reason_renders_as_text_and_math():
     assert reason_cell(load("every `y[j]` vanishes except `y[c] = 1`")) == (
-        BOX + r"every $\mathbf{y}_j$ vanishes except $\mathbf{y}_c = 1$}")
+        BOX + r"every $\mathbf{y}_j$ vanishes except $\mathbf{y}_c = 1$\strut}")
     assert reason_cell(load("every `y[j]` vanishes except `y[c] = 1`"), "md") == (
         r"\text{every } \mathbf{y}_j \text{ vanishes except } \mathbf{y}_c = 1")
 
@@ -93,13 +93,13 @@ def test_a_backticked_reason_renders_as_text_and_math():
 def test_punctuation_stays_against_its_math_and_a_leading_minus_stays_unary():
     assert reason_cell(load("so `-log(s[c])`, by `c`-th term"), "md") == (
         r"\text{so } {- \log \mathbf{s}_c} \text{, by } c \text{-th term}")
-    assert reason_cell(load("so `-log(s[c])`, by `c`-th term")) == BOX + r"so $- \log \mathbf{s}_c$, by $c$-th term}"
+    assert reason_cell(load("so `-log(s[c])`, by `c`-th term")) == BOX + r"so $- \log \mathbf{s}_c$, by $c$-th term\strut}"
 
 
 def test_a_reason_sets_its_fractions_as_in_a_line_of_text():
     # issue 14: a slash for short fractions and derivatives, as a lecturer writes in a sentence
     assert reason_cell(load("insert `Derivative(L, s[c]) = -1/s[c]`")) == (
-        BOX + r"insert $\partial L/\partial \mathbf{s}_c = - 1/\mathbf{s}_c$}")
+        BOX + r"insert $\partial L/\partial \mathbf{s}_c = - 1/\mathbf{s}_c$\strut}")
     assert reason_cell(load("with `exp(z[c]) / Sum(exp(z[j]), (j, 1, k))`"), "md") == (
         r"\text{with } \tfrac{e^{\mathbf{z}_c}}{\sum_{j} e^{\mathbf{z}_j}}")
 
