@@ -98,7 +98,7 @@ def _chain_rows(chain: Chain, tex, unverified: set[int], fmt: str = "tex",
         tag = "" if number is None else r" \tag{" + str(number[0]) + "}"
         if options.get("layout") == "stacked" and fmt != "tex":
             rows.append(row + tag)
-            rows.extend(r"& \qquad " + line for line in _reason_lines(parts, text_tex, mark))
+            rows.extend(r"& \qquad {\small " + line + "}" for line in _reason_lines(parts, text_tex, mark))
         else:
             rows.append(row + _note(parts, text_tex, fmt, mark) + tag)
 
