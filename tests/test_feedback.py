@@ -93,3 +93,13 @@ def test_no_relation_is_guessed_when_none_is_simple():
     fb = _feedback("s[i]", "exp(s[c]) * log(2 + s[i]**3)")
     assert fb.kind == "" and fb.words == ""
     assert fb.values  # the values are still shown
+
+
+def test_feedback_is_typeset_under_an_unverified_step():
+    from symce.typeset.document import render
+
+    report = check(load_derivation(WRONG / "forgot_minus_one.toml"))
+    tex = render(report, allow_unverified=True)
+    md = render(report, format="md", allow_unverified=True)
+    assert "its evidence: fails. It has the term $\\delta_{ic}$ too many." in tex
+    assert "its evidence: fails. It has the term $$\\delta_{ic}$$ too many." in md

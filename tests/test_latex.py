@@ -610,3 +610,97 @@ def test_markdown_typesets_in_mathjax_as_written(path):
                          capture_output=True, text=True, env={**os.environ, "NODE_PATH": node_path}, check=True)
     problems = [(b, p) for b, p in zip(blocks, json.loads(run.stdout)) if p]
     assert problems == []
+
+
+# --- issue 14: the author's order, fractions by context, page options -----------------------
+
+AUTHORED = {"y": sympy.Symbol("y", real=True), "p": sympy.Symbol("p", positive=True),
+            "yhat": sympy.Symbol("yhat", real=True), "t": sympy.Symbol("t", real=True),
+            "T": sympy.Symbol("T", positive=True), "x": sympy.IndexedBase("x"), "s": s, "z": z,
+            "i": i, "j": j, "c": c, "k": k, "L": L}
+
+
+def written(text: str, **settings) -> str:
+    """Print an expression as the file's parser builds it, with the document's printer settings."""
+    from symce.read.expr import read_expression
+
+    return NotesPrinter({"kept_order": True, **settings}).doprint(read_expression(text, AUTHORED))
+
+
+@pytest.mark.parametrize("text, printed", [
+    ("-(y*log(p) + (1 - y)*log(1 - p))", r"- (y \log p + (1 - y) \log (1 - p))"),
+    ("(yhat - t) * x[i]", r"(\hat{y} - t) x_i"),
+    ("x[i] * (yhat - t)", r"x_i (\hat{y} - t)"),
+    ("-1/s[c]", r"- \frac{1}{s_c}"),
+    ("-(1/s[c])", r"- \frac{1}{s_c}"),
+    ("-1/s[c] * Derivative(L, s[c])", r"- \frac{1}{s_c} \frac{\partial L}{\partial s_c}"),
+    ("y * 2", "2 y"),
+])
+def test_the_authors_order_is_printed(text, printed):
+    assert written(text) == printed
+
+
+@pytest.mark.parametrize("text, display, inline", [
+    ("exp(z[i]/T)", "e^{z_i/T}", "e^{z_i/T}"),
+    ("exp((z[i] - t)/T)", "e^{(z_i - t)/T}", "e^{(z_i - t)/T}"),
+    ("x[i]**(1/T)", "x_i^{1/T}", "x_i^{1/T}"),
+    ("1/s[c]", r"\frac{1}{s_c}", "1/s_c"),
+    ("-y/s[c]", r"- \frac{y}{s_c}", "- y/s_c"),
+    ("exp(z[c]) / Sum(exp(z[j]), (j, 1, k))", r"\frac{e^{z_c}}{\sum_{j=1}^{k} e^{z_j}}",
+     r"\tfrac{e^{z_c}}{\sum_{j=1}^{k} e^{z_j}}"),
+    ("Derivative(L, s[c])", r"\frac{\partial L}{\partial s_c}", r"\partial L/\partial s_c"),
+    ("-1/s[c] * Derivative(L, s[c])", r"- \frac{1}{s_c} \frac{\partial L}{\partial s_c}",
+     r"- \tfrac{1}{s_c} (\partial L/\partial s_c)"),
+])
+def test_fractions_by_context(text, display, inline):
+    assert written(text) == display
+    assert written(text, fractions="inline") == inline
+
+
+def test_vector_entries_set_their_fractions_inline():
+    assert NotesPrinter().row_vector([1 / s[1], sympy.exp(z[k]) / NORM], gaps=False) == (
+        r"\begin{bmatrix} 1/s_1 & \tfrac{e^{z_k}}{\sum_{j=1}^{k} e^{z_j}} \end{bmatrix}")
+
+
+def test_a_step_and_the_reason_quoting_it_print_minus_one_over_the_same_way():
+    out = render_latex(proved(load(REFERENCE)))
+    assert r"&= - \frac{1}{\mathbf{s}_c} \frac{\partial \mathbf{s}_c}{\partial \mathbf{z}_i}" in out
+    assert r"insert $\partial L/\partial \mathbf{s}_c = - 1/\mathbf{s}_c$ from above" in out
+    assert r"\frac{-1}" not in out and r"\textstyle" not in out
+
+
+def test_numbered_steps_a4_paper_and_front_matter():
+    report = proved(load(REFERENCE))
+    doc = render(report, standalone=True, numbered=True, paper="a4")
+    assert doc.startswith(r"\documentclass[11pt,a4paper]{article}")
+    assert r"\pdfpagewidth=\paperwidth" in doc
+    assert [int(n) for n in re.findall(r"\\tag\{(\d+)\}", doc)] == list(range(1, 24))  # 21 steps, 2 rows
+    md = render(report, format="md", front_matter=True, numbered=True)
+    assert md.startswith('---\nlayout: post\ntitle: "Gradient of the softmax cross-entropy loss"\n'
+                         'date: 2026-12-01\n---\n\n### Definitions')
+    assert r"\tag{23}" in md and "## Gradient" not in md
+    assert render(report, format="md").startswith("## Gradient of the softmax cross-entropy loss\n")
+
+
+def test_prose_around_a_chain_in_both_formats():
+    report = proved(load(REFERENCE))
+    tex, md = render_latex(report), render_markdown(report)
+    assert ("The logits $\\mathbf{z}$ go through the softmax $\\mathbf{s}$, and the loss compares "
+            "$\\mathbf{s}$ with the target $\\mathbf{y}$.") in tex
+    assert r"\textbf{no exponential is left} in it, and each entry lies between $-1$ and $1$." in tex
+    assert "**no exponential is left** in it, and each entry lies between $$-1$$ and $$1$$." in md
+    # before the chain's equations, after its title; the closing words after them
+    assert tex.index("The logits") < tex.index(r"L &= - \sum_{j} \mathbf{y}_j \log \mathbf{s}_j &&")
+    assert tex.index("no exponential") > tex.index(r"&= \mathbf{s}_i - \mathbf{y}_i")
+
+
+def test_stacked_layout_sets_each_reason_under_its_step():
+    md = render(proved(small_derivation()), format="md", layout="stacked")
+    assert ("    &= \\mathbf{s}_c (1 - \\mathbf{s}_c) \\\\\n"
+            "    & \\qquad {\\small \\text{quotient rule}}\n") in md
+    with pytest.raises(UsageError, match="--layout stacked is for MathJax pages"):
+        render(proved(small_derivation()), layout="stacked")
+    with pytest.raises(UsageError, match="unknown paper size 'a5'; expected one of: letter, a4"):
+        render(proved(small_derivation()), standalone=True, paper="a5")
+    with pytest.raises(UsageError, match="--front-matter is Jekyll's, for format 'md'"):
+        render(proved(small_derivation()), front_matter=True)

@@ -14,7 +14,7 @@ Eq(Derivative(L, z[i]), z[i])
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import sympy
 
@@ -22,13 +22,18 @@ from ..errors import DerivationFormatError
 from .expr import _top_level_relation, quoted, read_expression, read_prose
 
 
-def read_paragraphs(text: str, names: Mapping[str, sympy.Basic], where: str) -> tuple[tuple, ...]:
-    """Paragraphs (split at blank lines), each text and math alternating as ``read_prose`` gives."""
+def read_paragraphs(text: str, names: Mapping[str, sympy.Basic], where: str,
+                    locate: Callable[[str], tuple[int, int] | None] = lambda _: None) -> tuple[tuple, ...]:
+    """Paragraphs (split at blank lines), each text and math alternating as ``read_prose`` gives.
+
+    ``locate``: where a piece of text stands in the file, (line, column), for messages.
+    """
     paragraphs = [p.strip() for p in text.replace("\r\n", "\n").split("\n\n") if p.strip()]
-    return tuple(read_prose(p, names, where=where) for p in paragraphs)
+    return tuple(read_prose(p, names, where=where, at=locate(p.split("\n")[0])) for p in paragraphs)
 
 
-def read_goal(text: str, names: Mapping[str, sympy.Basic], where: str) -> sympy.Basic:
+def read_goal(text: str, names: Mapping[str, sympy.Basic], where: str,
+              at: tuple[int, int] | None = None) -> sympy.Basic:
     """``"Derivative(L, z[i]) = s[i] - y[i]"`` as ``Eq(lhs, rhs)``, unevaluated.
 
     >>> read_goal("1 + 1", {}, "f.toml, goal")
@@ -39,7 +44,8 @@ def read_goal(text: str, names: Mapping[str, sympy.Basic], where: str) -> sympy.
     relation = _top_level_relation(text, where)
     if relation is None or relation[1] != "=":
         raise DerivationFormatError(f"{where}: expected an equation 'lhs = rhs', found {quoted(text)}")
-    at = relation[0]
-    lhs = read_expression(text[:at], names, where=f"{where} (left side)")
-    rhs = read_expression(text[at + 1:], names, where=f"{where} (right side)")
+    split = relation[0]
+    right_at = None if at is None else (at[0], at[1] and at[1] + split + 1)
+    lhs = read_expression(text[:split], names, where=f"{where} (left side)", at=at)
+    rhs = read_expression(text[split + 1:], names, where=f"{where} (right side)", at=right_at)
     return sympy.Eq(lhs, rhs, evaluate=False)

@@ -224,7 +224,8 @@ class _Loader:
             chains=chains,
             notation=self.notation(data.get("notation", {})),
             date=data["date"].isoformat() if "date" in data else None,
-            goal=read_goal(data["goal"], self.names, f"{self.path}, goal") if "goal" in data else None,
+            goal=read_goal(data["goal"], self.names, f"{self.path}, goal", self.spot(data["goal"]))
+            if "goal" in data else None,
         )
 
     def declare(self, name: str, where: str, obj: sympy.Basic) -> None:
@@ -445,9 +446,10 @@ class _Loader:
             out.append(Chain(name=name, title=title, start=start,
                              start_source=chain["start"], steps=tuple(steps), case=case,
                              title_parts=self.prose(title, f"{where}.title"), vector_index=vector,
-                             text=read_paragraphs(chain.get("text", ""), self.names, f"{self.path}, {where}.text"),
+                             text=read_paragraphs(chain.get("text", ""), self.names, f"{self.path}, {where}.text",
+                                                  self.spot),
                              text_after=read_paragraphs(chain.get("text_after", ""), self.names,
-                                                        f"{self.path}, {where}.text_after")))
+                                                        f"{self.path}, {where}.text_after", self.spot)))
         return tuple(out)
 
     def vector(self, text: str, where: str, start: sympy.Basic, case: Case | None) -> sympy.Symbol:

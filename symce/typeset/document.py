@@ -253,16 +253,17 @@ def _sections(report: Report, fmt: str, all_k: bool = False, options: dict | Non
 
 def _feedback_note(fb, tex, words, fmt) -> str:
     """What symce found about a failing step, in words and math (see ``verify.feedback``)."""
-    math = (lambda e: "$" + tex(e) + "$") if fmt == "tex" else (lambda e: "$$" + tex(e) + "$$")
+    def math(e):
+        return " $" + tex(e) + "$ " if fmt == "tex" else " $$" + tex(e) + "$$ "
     if fb.kind == "negation":
         return words("It is the negative of the previous expression.")
     if fb.kind == "index_swap":
-        return words("Its indices ") + math(fb.term.lhs) + words(" and ") + math(fb.term.rhs) + words(" are swapped.")
+        return words("Its indices") + math(fb.term.lhs) + words("and") + math(fb.term.rhs) + words("are swapped.")
     if fb.kind == "factor":
-        return words("The previous expression is ") + math(fb.term) + words(" times it.")
+        return words("The previous expression is") + math(fb.term) + words("times it.")
     if fb.term.could_extract_minus_sign():
-        return words("It has the term ") + math(-fb.term) + words(" too many.")
-    return words("It is missing the term ") + math(fb.term) + words(".")
+        return words("It has the term") + math(-fb.term) + words("too many.")
+    return words("It is missing the term") + math(fb.term).rstrip() + words(".")
 
 
 def _paragraph(parts: tuple, tex, fmt: str) -> str:

@@ -92,6 +92,7 @@ def explain(derivation: Derivation, lhs: sympy.Basic, rhs: sympy.Basic, case: Ca
     left = meaning.assume(meaning.of(lhs), case)
     right = meaning.assume(meaning.of(rhs), case)
     kind, words, term = _relation(meaning, left, right, lhs, rhs, case)
+    term = None if term is None else readable_bounds(term)  # Sum(..., (j, 1, k)), as a file writes it
     point = _visible_point(meaning, left, right, lhs, rhs, counterexample)
     if point is None:
         return Feedback(kind, words, term)
