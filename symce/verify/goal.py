@@ -86,6 +86,10 @@ class _Equality:
         return self.known[(a, b)]
 
 
+_SAME: dict[tuple[str, str], bool] = {}  # (srepr a, srepr b) -> verdict: a grading worker meets
+                                         # the same chain ends in every submission
+
+
 def same_written(a: sympy.Basic, b: sympy.Basic) -> bool:
     """True when ``a - b`` cancels to 0 with derivatives and sums held as opaque symbols.
 
@@ -93,6 +97,15 @@ def same_written(a: sympy.Basic, b: sympy.Basic) -> bool:
     >>> same_written(x * (y + 1), x + y * x), same_written(sympy.Derivative(x**2, x), 2 * x)
     (True, False)
     """
+    key = (sympy.srepr(a), sympy.srepr(b))
+    if key not in _SAME:
+        if len(_SAME) > 100_000:
+            _SAME.clear()
+        _SAME[key] = _cancels(a, b)
+    return _SAME[key]
+
+
+def _cancels(a: sympy.Basic, b: sympy.Basic) -> bool:
     diff = canonical_bounds(_evaluated(a) - _evaluated(b))
     opaque = {}
     for x in sorted(diff.atoms(sympy.Derivative, sympy.Sum), key=sympy.default_sort_key):
