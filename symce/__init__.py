@@ -25,6 +25,7 @@ _LAZY = {
     "SoftmaxCE": "model.losses", "SymbolicSoftmaxCE": "model.losses",
     "prove": "verify.identity", "Proof": "verify.identity",
     "load_derivation": "read.toml", "loads_derivation": "read.toml",
+    "load_notes": "read.notes", "loads_notes": "read.notes",
     "Derivation": "model.derivation", "Chain": "model.derivation", "Step": "model.derivation",
     "check": "verify.steps", "Report": "verify.steps", "StepResult": "verify.steps",
     "Evidence": "verify.steps",

@@ -124,7 +124,10 @@ def _numeric_summary(k: int, assume: str) -> str:
 def _add_check(sub) -> None:
     p = sub.add_parser("check", help="verify the steps of derivation files",
                        description="Verify every step of derivation files; report the first wrong step.")
-    p.add_argument("paths", nargs="+", metavar="PATH", help="derivation files (TOML) or folders of them")
+    p.add_argument("paths", nargs="+", metavar="PATH",
+                   help="derivation files (TOML), notes (Markdown .md, LaTeX .tex) or folders of them")
+    p.add_argument("--declarations", metavar="FILE",
+                   help="YAML declarations for notes files that carry none (docs/notes-format.md)")
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--allow-numeric", action="store_true",
                    help="let steps with numeric evidence only pass (default: only proved steps pass)")
@@ -148,7 +151,8 @@ def _run_check(args) -> int:
     import json
 
     from .errors import UsageError
-    from .read.toml import derivation_paths, load_derivation
+    from .read.notes import load_any
+    from .read.toml import derivation_paths
     from .verify.steps import check
 
     if not args.timeout > 0:
@@ -160,13 +164,18 @@ def _run_check(args) -> int:
     if args.format in ("junit", "gradescope") or args.scheduler is not None:
         return _run_grade(args)
     target = None if args.output is None else _target(args.output)
-    derivations = [load_derivation(p) for p in derivation_paths(args.paths)]  # all parsed before any is checked
+    # all parsed before any is checked
+    derivations = [load_any(p, args.declarations) for p in derivation_paths(args.paths)]
     reports = [check(d, timeout=args.timeout, memory_mb=args.memory) for d in derivations]
     rule = {"allow_numeric": args.allow_numeric, "all_k": args.all_k}
     goals = [_goal(r, rule) for r in reports]
     passed = all(r.passed(**rule) for r in reports) and all(g is None or g.reached for g in goals)
     if args.json or args.format == "json":
-        files = [{**r.as_dict(**rule), "goal": None if g is None else g.as_dict()} for r, g in zip(reports, goals)]
+        files = [{**r.as_dict(**rule), "notes": list(r.derivation.notes), "goal": None if g is None else g.as_dict()}
+                 for r, g in zip(reports, goals)]
+        for data, report in zip(files, reports):
+            for step, r in zip(data["steps"], report.steps):
+                step["line"] = _step_line(report, r, rule)
         doc = {"passed": passed, **rule, "files": files}
         _emit(json.dumps(doc, indent=2) + "\n", args.output, target)
         return EXIT_OK if passed else EXIT_FAILED
@@ -174,14 +183,17 @@ def _run_check(args) -> int:
         raise UsageError("-o: the text report is printed; write a file with --format json, junit or gradescope")
     for report in reports:
         print(f"{report.derivation.path}: {report.derivation.title}")
+        for note in report.derivation.notes:  # what a notes reader inferred (cases from prose, entries)
+            print(f"  note {note}")
         for r in report.steps:
+            line = _step_line(report, r, rule)
             print(f"  {'ok  ' if r.passes(**rule) else 'FAIL'} {r.chain} step {r.index}: {r.evidence.value}"
-                  f" ({r.seconds:.2f} s) -- {r.reason}")
+                  f" ({r.seconds:.2f} s{f'; line {line}' if line else ''})" + (f" -- {r.reason}" if r.reason else ""))
     for report in reports:
         bad = report.first_failure(**rule)
         if bad is None:
             continue
-        line = report.line_of(bad)
+        line = _step_line(report, bad, rule)
         at = f"{report.derivation.path}, chain {bad.chain!r}, step {bad.index}" + (f" (line {line})" if line else "")
         print(f"first failing step: {at}: {bad.evidence.value}" + (f" ({bad.detail})" if bad.detail else ""))
         if bad.counterexample is not None:
@@ -237,7 +249,7 @@ def _run_grade(args) -> int:
         raise UsageError(f"--jobs: expected a positive number of processes, found {args.jobs}")
     target = None if args.output is None else _target(args.output)
     rule = {"timeout": args.timeout, "memory_mb": args.memory, "allow_numeric": args.allow_numeric,
-            "all_k": args.all_k}
+            "all_k": args.all_k, "declarations": args.declarations}
     if args.scheduler is None:
         results = grade(args.paths, workers=args.jobs, **rule)
     else:
@@ -267,6 +279,21 @@ def _dask_client(address: str):
         raise UsageError(f"--scheduler {address}: cannot reach the Dask scheduler ({exc})") from None
 
 
+def _step_line(report, result, rule: dict) -> int | None:
+    """The line to blame for a step: its own, or, when every entry of a vector row written with a
+    factor in front fails there, the factor's line (the one thing the entries share)."""
+    line = report.line_of(result)
+    chain = next((c for c in report.derivation.chains if c.name == result.chain), None)
+    step = chain.steps[result.index - 1] if chain is not None and result.index <= len(chain.steps) else None
+    if step is None or step.factor_line is None or result.passes(**rule):
+        return line
+    row = {(c.name, n) for c in report.derivation.chains for n, s in enumerate(c.steps, start=1)
+           if s.factor_line == step.factor_line and s.source == step.source}
+    if len(row) > 1 and all(not r.passes(**rule) for r in report.steps if (r.chain, r.index) in row):
+        return step.factor_line
+    return line
+
+
 # --- latex (issue 4) --------------------------------------------------------
 
 def _add_latex(sub) -> None:
@@ -274,7 +301,8 @@ def _add_latex(sub) -> None:
 
     p = sub.add_parser("latex", help="typeset a verified derivation",
                        description="Check a derivation file, then typeset its steps as lecture notes.")
-    p.add_argument("path", help="a derivation file (TOML)")
+    p.add_argument("path", help="a derivation file (TOML) or notes (Markdown .md, LaTeX .tex)")
+    p.add_argument("--declarations", metavar="FILE", help="YAML declarations for a notes file that carries none")
     p.add_argument("--format", choices=FORMATS, default="tex",
                    help="tex: LaTeX fragments (default); md: Markdown for Jekyll/kramdown with MathJax")
     p.add_argument("--standalone", action="store_true",
@@ -295,7 +323,7 @@ def _add_latex(sub) -> None:
 
 def _run_latex(args) -> int:
     from .typeset.document import check_options, render
-    from .read.toml import load_derivation
+    from .read.notes import load_any
     from .output import output_target, write_output
     from .verify.steps import check
 
@@ -304,7 +332,7 @@ def _run_latex(args) -> int:
     check_options(args.format, args.standalone, paper=args.paper, front_matter=args.front_matter,
                   layout=args.layout)  # refuse bad options before the slow check
     target = None if args.output is None else output_target(args.output)
-    report = check(load_derivation(args.path))  # checked once; the renderer reads this report
+    report = check(load_any(args.path, args.declarations))  # checked once; the renderer reads this report
     # A step that did not pass raises UnverifiedStepError, a ProofError: main() exits 1.
     text = render(report, format=args.format, standalone=args.standalone,
                   allow_unverified=args.allow_unverified, all_k=args.all_k, **options)

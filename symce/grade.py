@@ -34,19 +34,19 @@ __all__ = ["grade", "grade_file", "junit_xml", "gradescope_json", "file_score"]
 
 
 def grade_file(path: str, *, timeout: float = 10.0, memory_mb: float | None = None,
-               allow_numeric: bool = False, all_k: bool = False) -> dict:
+               allow_numeric: bool = False, all_k: bool = False, declarations: str | None = None) -> dict:
     """Check one file: the report as plain data, with the goal's verdict and each step's feedback.
 
     A file that cannot be read is an entry with ``error`` set: in a batch of
     submissions, one student's malformed file is that student's result, not the end
     of the batch.
     """
-    from .read.toml import load_derivation
+    from .read.notes import load_any
     from .verify.cache import check_cached
     from .verify.goal import check_goal
 
     try:
-        d = load_derivation(path)
+        d = load_any(path, declarations)  # TOML, or a Markdown post / .tex note
     except SymceError as exc:
         return {"path": path, "title": "", "passed": False, "steps": [], "goal": None, "error": str(exc)}
     report = check_cached(d, timeout=timeout, memory_mb=memory_mb)
@@ -76,7 +76,7 @@ def _message(entry: dict, result) -> str:
 
 def grade(paths: list[str], *, executor: Executor | None = None, workers: int | None = None,
           timeout: float = 10.0, memory_mb: float | None = None, allow_numeric: bool = False,
-          all_k: bool = False) -> list[dict]:
+          all_k: bool = False, declarations: str | None = None) -> list[dict]:
     """``grade_file`` for every file under ``paths``, one task per file, results in file order.
 
     ``executor``: where the tasks run (a Dask ``Client.get_executor()``, say); by
@@ -90,7 +90,8 @@ def grade(paths: list[str], *, executor: Executor | None = None, workers: int | 
         executor = ProcessPoolExecutor(max_workers=max(1, min(workers or os.cpu_count() or 1, len(files))))
     try:
         futures = [executor.submit(grade_file, f, timeout=timeout, memory_mb=memory_mb,
-                                   allow_numeric=allow_numeric, all_k=all_k) for f in files]
+                                   allow_numeric=allow_numeric, all_k=all_k, declarations=declarations)
+                   for f in files]
         return [f.result() for f in futures]
     finally:
         if own:

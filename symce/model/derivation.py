@@ -61,6 +61,9 @@ class Step:
     line: int | None = None  # line in the file where the step's text starts, if known
     # the reason as text and math alternating ("every ", y[j], " vanishes"); () = plain text
     reason_parts: tuple[str | sympy.Basic, ...] = ()
+    # an entry of a vector row written with a factor in front: the line the factor is on,
+    # blamed instead of the entry's own line when every entry of the row fails
+    factor_line: int | None = None
 
     def _repr_latex_(self) -> str | None:
         """Jupyter display: ``= expr`` and its reason (by ``symce.typeset``)."""
@@ -155,6 +158,8 @@ class Derivation:
     notation: Notation = Notation()  # printing choices
     goal: sympy.Basic | None = None  # Eq(lhs, rhs) the chains must prove start to end, if declared
     date: str | None = None  # the file's ``date`` (ISO, e.g. "2026-12-01"): a post's date in front matter
+    # what a reader of notes inferred, one line each (a case read from prose, entries checked)
+    notes: tuple[str, ...] = ()
 
     def _repr_latex_(self) -> str | None:
         """Jupyter display: every chain, in the file's notation (by ``symce.typeset``)."""

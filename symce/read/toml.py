@@ -45,6 +45,7 @@ from .posts import read_goal, read_paragraphs
 
 MAX_FILE_BYTES = 1_000_000  # a derivation is a few KB; a megabyte is already absurd
 MAX_STEPS = 500  # over all chains
+DERIVATION_SUFFIXES = (".toml", ".md", ".markdown", ".tex")  # what a folder given to check holds
 
 _TOP = {"title": str, "symbols": dict, "definitions": dict, "assumptions": list,
         "cases": dict, "chains": list, "notation": dict, "goal": str, "date": datetime.date}
@@ -62,13 +63,17 @@ _TOML_TYPES = {str: "string", int: "integer", float: "float", bool: "boolean", d
 
 
 def derivation_paths(paths: list[str]) -> list[str]:
-    """Files as given, folders replaced by the ``*.toml`` files inside them (sorted)."""
+    """Files as given, folders replaced by the derivation files inside them (sorted).
+
+    A folder's derivation files are its ``*.toml`` files and its notes files
+    (``*.md``, ``*.markdown``, ``*.tex``: Markdown posts and LaTeX notes, read by ``notes.py``).
+    """
     out = []
     for path in paths:
         if os.path.isdir(path):
-            found = sorted(os.path.join(path, n) for n in os.listdir(path) if n.endswith(".toml"))
+            found = sorted(os.path.join(path, n) for n in os.listdir(path) if n.endswith(DERIVATION_SUFFIXES))
             if not found:
-                raise DerivationFormatError(f"{path}: folder holds no .toml derivation files")
+                raise DerivationFormatError(f"{path}: folder holds no .toml, .md or .tex derivation files")
             for f in found:  # one skipped silently would let the rest pass without it
                 if not os.path.isfile(f):
                     raise DerivationFormatError(f"{f}: {_not_a_file(f)}")

@@ -29,7 +29,7 @@ import sympy
 
 from ..model.derivation import Case, Chain, Derivation, Step
 from .feedback import Feedback, explain_limited
-from .meaning import Meaning, is_zero, normal_form, sum_to_one
+from .meaning import Meaning, apply_case, is_zero, normal_form, sum_to_one
 from .probe import Point, Unevaluable
 from .timelimit import run_limited
 
@@ -205,7 +205,9 @@ def verify_step(derivation: Derivation, lhs: sympy.Basic, rhs: sympy.Basic, case
             return Evidence.FAILS, f"differs at k = {k}", verdict
         agreed += verdict
     if derivation.k is None:
-        diff = normal_form(left - right, meaning.k, meaning.indices)
+        diff = normal_form(left - right, meaning.k, meaning.indices | shown_positions(left, right, meaning.k))
+        if case is not None:  # a sum's picked term can bring out a delta the case decides: KroneckerDelta(1, c)
+            diff = apply_case(diff, case.condition, meaning.indices)
         diff = sum_to_one(diff, meaning.simplex_vectors(), meaning.k)
         if is_zero(diff):
             return Evidence.PROVED_ALL_K, f"exact, symbolic k; {agreed} probes agreed", None
@@ -229,6 +231,24 @@ def verify_step(derivation: Derivation, lhs: sympy.Basic, rhs: sympy.Basic, case
     if agreed:
         return Evidence.NUMERIC, f"{agreed} probes agreed; not proved at {unproved[0]}", None
     return Evidence.UNVERIFIED, f"not proved at {unproved[0]}; no probe could be evaluated", None
+
+
+def shown_positions(left, right, k) -> frozenset:
+    """Positions surely in 1..k wherever the step is defined: 1, k, and each literal entry index.
+
+    A step about ``z[2]`` speaks of k >= 2 only (a vector has k entries), so a sum over
+    1..k of ``KroneckerDelta(j, 2) * f(j)`` is ``f(2)`` there; ``k + 1`` is never added (an
+    index off by one must stay visible).
+
+    >>> z, k = sympy.IndexedBase("z"), sympy.Symbol("k")
+    >>> sorted(shown_positions(z[2] + z[k + 1], sympy.S.Zero, k), key=str)
+    [1, 2, k]
+    """
+    found = {sympy.Integer(1), k}
+    for side in (left, right):
+        for entry in side.atoms(sympy.Indexed):
+            found |= {x for x in entry.indices if x.is_Integer and x >= 1}
+    return frozenset(found)
 
 
 def _describe(k: int, placement: dict) -> str:
