@@ -41,7 +41,7 @@ def check_cached(derivation: Derivation, *, timeout: float = 10.0, memory_mb: fl
             work.append((chain, n, previous, step, key))
             previous = step.expr
     todo = [w for w in work if w[4] not in _VERDICTS]
-    jobs = [partial(_timed, derivation, chain, n, lhs, step) for chain, n, lhs, step, _ in todo]
+    jobs = [partial(_timed, derivation, chain, n, lhs, step, timeout) for chain, n, lhs, step, _ in todo]
     outcomes = dict(zip((w[4] for w in todo), run_limited(jobs, timeout=timeout, parallel=parallel,
                                                           memory_mb=memory_mb)))
     fresh: dict[str, StepResult] = {}

@@ -100,13 +100,17 @@ def explain(derivation: Derivation, lhs: sympy.Basic, rhs: sympy.Basic, case: Ca
     return Feedback(kind, words, term, values, previous, this)
 
 
-def explain_limited(derivation: Derivation, lhs, rhs, case, counterexample: dict[str, str]) -> Feedback | None:
-    """``explain`` in a child process killed after ``SECONDS``; None if it ran out or failed.
-
-    The verdict stands without it: a step already refuted stays FAILS.
+def explain_limited(derivation: Derivation, lhs, rhs, case, counterexample: dict[str, str],
+                    budget: float | None = None) -> Feedback | None:
+    """``explain`` in a child process killed after ``SECONDS`` (or the ``budget`` left, if
+    less); None if it ran out or failed. The verdict stands without it: a step already
+    refuted stays FAILS, never turned unverified by its step's time limit.
     """
+    seconds = SECONDS if budget is None else min(SECONDS, budget)
+    if seconds <= 0:
+        return None
     (status, value), = run_limited([lambda: explain(derivation, lhs, rhs, case, counterexample)],
-                                   timeout=SECONDS)
+                                   timeout=seconds)
     return value if status == "ok" else None
 
 

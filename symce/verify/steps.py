@@ -161,7 +161,7 @@ def check(derivation: Derivation, *, timeout: float = 10.0, parallel: int | None
         for n, step in enumerate(chain.steps, start=1):
             work.append((chain, n, previous, step))
             previous = step.expr
-    jobs = [partial(_timed, derivation, chain, n, lhs, step) for chain, n, lhs, step in work]
+    jobs = [partial(_timed, derivation, chain, n, lhs, step, timeout) for chain, n, lhs, step in work]
     outcomes = run_limited(jobs, timeout=timeout, parallel=parallel, memory_mb=memory_mb)
     results = []
     for (chain, n, _, step), (status, value) in zip(work, outcomes):
@@ -175,12 +175,14 @@ def check(derivation: Derivation, *, timeout: float = 10.0, parallel: int | None
     return Report(derivation=derivation, steps=tuple(results))
 
 
-def _timed(derivation: Derivation, chain: Chain, n: int, lhs: sympy.Basic, step: Step) -> StepResult:
+def _timed(derivation: Derivation, chain: Chain, n: int, lhs: sympy.Basic, step: Step,
+           timeout: float | None = None) -> StepResult:
     start = time.perf_counter()
     evidence, detail, counterexample = verify_step(derivation, lhs, step.expr, chain.case,
                                                    seed=f"{chain.name}:{n}")
-    feedback = None if counterexample is None else explain_limited(
-        derivation, lhs, step.expr, chain.case, counterexample.values)
+    feedback = None if counterexample is None else explain_limited(  # within the step's own time limit
+        derivation, lhs, step.expr, chain.case, counterexample.values,
+        None if timeout is None else timeout - (time.perf_counter() - start) - 0.5)
     return StepResult(chain=chain.name, index=n, reason=step.reason, evidence=evidence,
                       seconds=time.perf_counter() - start, detail=detail, counterexample=counterexample,
                       feedback=feedback)
