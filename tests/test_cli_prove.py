@@ -13,7 +13,7 @@ def test_bad_k_exits_2_with_one_line(k, capsys):
     assert exc.value.code == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1
-    assert f"k must be an integer from 2 to 5000, got '{k}'" in err
+    assert f"k must be an integer from 2 to 20000, got '{k}'" in err
 
 
 def test_unknown_identity_lists_known_names(capsys):
@@ -55,3 +55,11 @@ def test_numeric_with_symbolic_k_says_it_needs_a_concrete_k(capsys):
     assert main(["prove", "softmax-ce", "--symbolic", "--numeric"]) == 0
     out = capsys.readouterr().out
     assert "  numeric:    not run: the finite-difference check needs a concrete k (--k K)\n" in out
+
+
+def test_numeric_refuses_a_k_beyond_its_range_before_proving(capsys):
+    # The proof takes k up to 20000; the lambdified cross-check does not finish there.
+    assert main(["prove", "softmax-ce", "--k", "3", "5001", "--numeric"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == "symce: error: --numeric: the finite-difference cross-check takes k up to 5000, got 5001\n"

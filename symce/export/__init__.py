@@ -8,3 +8,6 @@ build its argument parser without importing SymPy's code printers.
 BACKENDS = ("numpy", "torch", "jax")
 #: Assumptions on y an export can be made under.
 EXPORT_ASSUMPTIONS = ("simplex", "none")
+#: Largest k for ``symce prove --numeric``: its lambdified SymPy gradient, unlike the proof,
+#: grows past minutes beyond this (k = 20000 did not finish in 10 minutes).
+NUMERIC_K_MAX = 5000

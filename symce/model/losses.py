@@ -4,21 +4,34 @@ Everything downstream (the prover, the numeric export) starts from these
 objects, so the definitions live in exactly one place:
 
     s_i = exp(z_i) / sum_j exp(z_j)        L(s, y) = -sum_i y_i log s_i
+
+The concrete-k definitions are written once against an *algebra*: a module with
+``symbols``, ``Symbol``, ``exp``, ``log`` and ``Add``. SymPy is the default;
+the prover passes symengine (SymPy's C++ core, same names) for speed, and the
+numeric spot check passes mpmath to evaluate the very same terms. SymPy itself
+is imported on first use, so that ``symce prove --k`` on symengine and
+``symce --help`` never pay for it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-import sympy
+from dataclasses import dataclass, field
+from typing import Any
 
 from ..errors import UsageError
 
 #: Smallest class count: with one class the softmax is the constant 1.
 K_MIN = 2
-#: Largest concrete k accepted; beyond this the k^2-sized numeric checks and
-#: the per-component proof no longer finish in minutes on a 2-core machine.
-K_MAX = 5000
+#: Largest concrete k accepted: a proof on symengine takes about 1 s at k = 20000 on a
+#: 2-core machine (the SymPy fallback about 10x that); beyond it the numeric spot check,
+#: O(k) in mpmath per probe, dominates.
+K_MAX = 20000
+
+
+def _sympy():
+    import sympy
+
+    return sympy
 
 
 def check_k(k: object) -> int:
@@ -29,7 +42,7 @@ def check_k(k: object) -> int:
     >>> check_k(1)
     Traceback (most recent call last):
     ...
-    symce.errors.UsageError: k must be an integer from 2 to 5000, got 1
+    symce.errors.UsageError: k must be an integer from 2 to 20000, got 1
     """
     if isinstance(k, bool) or not isinstance(k, int) or not K_MIN <= k <= K_MAX:
         raise UsageError(f"k must be an integer from {K_MIN} to {K_MAX}, got {k!r}")
@@ -52,10 +65,14 @@ class SoftmaxCE:
     S: sympy.Symbol  # positive symbol standing for sum_j exp(z_j)
     denominator: sympy.Expr  # sum_j exp(z_j), the value of S
     loss_in_S: sympy.Expr  # -sum_i y_i log(exp(z_i) / S)
+    algebra: Any = field(default=None, repr=False, compare=False)  # the module built with; None: SymPy
+
+    def _algebra(self):
+        return self.algebra or _sympy()
 
     def softmax(self, i: int, *, folded: bool = False) -> sympy.Expr:
         """s_i for a 0-based component index; in terms of ``S`` when ``folded``."""
-        return sympy.exp(self.z[i]) / (self.S if folded else self.denominator)
+        return self._algebra().exp(self.z[i]) / (self.S if folded else self.denominator)
 
     @property
     def loss(self) -> sympy.Expr:
@@ -65,11 +82,14 @@ class SoftmaxCE:
     @property
     def y_sum(self) -> sympy.Expr:
         """sum_j y_j, the quantity the assumptions on y are about."""
-        return sympy.Add(*self.y)
+        return self._algebra().Add(*self.y)
 
 
-def softmax_ce(k: int) -> SoftmaxCE:
+def softmax_ce(k: int, algebra=None) -> SoftmaxCE:
     """Build softmax cross-entropy with explicit symbols for ``k`` classes.
+
+    ``algebra`` is the module the expressions are built with: SymPy (the default)
+    or symengine, which has the same names for what is used here.
 
     >>> m = softmax_ce(2)
     >>> m.z
@@ -78,20 +98,28 @@ def softmax_ce(k: int) -> SoftmaxCE:
     -y_1*log(exp(z_1)/S) - y_2*log(exp(z_2)/S)
     """
     k = check_k(k)
-    z = sympy.symbols(f"z_1:{k + 1}", real=True)
-    y = sympy.symbols(f"y_1:{k + 1}", real=True)
-    S = sympy.Symbol("S", positive=True)
-    loss = sympy.Add(*[loss_term(zi, yi, S) for zi, yi in zip(z, y)])
-    return SoftmaxCE(k, tuple(z), tuple(y), S, sympy.Add(*[sympy.exp(zi) for zi in z]), loss)
+    alg = algebra or _sympy()
+    z = alg.symbols(f"z_1:{k + 1}", real=True)
+    y = alg.symbols(f"y_1:{k + 1}", real=True)
+    S = alg.Symbol("S", positive=True)  # symengine has no assumptions and ignores them
+    loss = alg.Add(*[loss_term(zi, yi, S, alg) for zi, yi in zip(z, y)])
+    return SoftmaxCE(k, tuple(z), tuple(y), S, alg.Add(*[alg.exp(zi) for zi in z]), loss, algebra)
 
 
-def loss_term(z_i: sympy.Expr, y_i: sympy.Expr, S: sympy.Expr) -> sympy.Expr:
+def loss_term(z_i: sympy.Expr, y_i: sympy.Expr, S: sympy.Expr, algebra=None) -> sympy.Expr:
     """One class's term of the cross-entropy, -y_i log(exp(z_i) / S); the loss is their sum.
 
+    ``algebra`` supplies ``exp`` and ``log``: SymPy by default, symengine for the
+    prover, mpmath to evaluate the term at numbers.
+
+    >>> import sympy, mpmath
     >>> loss_term(*sympy.symbols("z y S"))
     -y*log(exp(z)/S)
+    >>> loss_term(mpmath.mpf(0), mpmath.mpf(1), mpmath.mpf(2), mpmath)
+    mpf('0.69314718055994529')
     """
-    return -y_i * sympy.log(sympy.exp(z_i) / S)
+    alg = algebra or _sympy()
+    return -y_i * alg.log(alg.exp(z_i) / S)
 
 
 @dataclass(frozen=True)
@@ -109,12 +137,12 @@ class SymbolicSoftmaxCE:
 
     def softmax(self, index: sympy.Expr) -> sympy.Expr:
         """s at a given index expression: exp(z[index]) / Sum(exp(z[j]), (j, 1, k))."""
-        return sympy.exp(self.z[index]) / self.denominator
+        return _sympy().exp(self.z[index]) / self.denominator
 
     @property
     def y_sum(self) -> sympy.Expr:
         """Sum(y[j], (j, 1, k))."""
-        return sympy.Sum(self.y[self.j], (self.j, 1, self.k))
+        return _sympy().Sum(self.y[self.j], (self.j, 1, self.k))
 
 
 def softmax_ce_symbolic() -> SymbolicSoftmaxCE:
@@ -123,6 +151,7 @@ def softmax_ce_symbolic() -> SymbolicSoftmaxCE:
     >>> softmax_ce_symbolic().loss
     -Sum(log(exp(z[n])/Sum(exp(z[j]), (j, 1, k)))*y[n], (n, 1, k))
     """
+    sympy = _sympy()
     k = sympy.Symbol("k", integer=True, positive=True)
     i, j, n, c = sympy.symbols("i j n c", integer=True, positive=True)
     z = sympy.IndexedBase("z", real=True)

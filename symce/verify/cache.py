@@ -21,7 +21,7 @@ import sympy
 
 from ..model.derivation import Derivation
 from .steps import Evidence, Report, StepResult, _timed
-from .timelimit import run_limited
+from .timelimit import run_in_workers
 
 __all__ = ["check_cached"]
 
@@ -42,8 +42,8 @@ def check_cached(derivation: Derivation, *, timeout: float = 10.0, memory_mb: fl
             previous = step.expr
     todo = [w for w in work if w[4] not in _VERDICTS]
     jobs = [partial(_timed, derivation, chain, n, lhs, step, timeout) for chain, n, lhs, step, _ in todo]
-    outcomes = dict(zip((w[4] for w in todo), run_limited(jobs, timeout=timeout, parallel=parallel,
-                                                          memory_mb=memory_mb)))
+    outcomes = dict(zip((w[4] for w in todo), run_in_workers(jobs, timeout=timeout, workers=parallel,
+                                                             memory_mb=memory_mb)))
     fresh: dict[str, StepResult] = {}
     for chain, n, _, step, key in work:
         if key in _VERDICTS:

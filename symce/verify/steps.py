@@ -10,7 +10,9 @@ unfolded, derivatives taken; ``meaning.py``), then:
 3. failing that, proved exactly for every instance k = 2..6 and every placement
    (or, for a file with a concrete k, for that k).
 
-Each step runs in its own forked process under a hard time limit (``timelimit.py``).
+Each step runs in a forked worker process under its own hard time limit
+(``timelimit.run_in_workers``); a worker runs many steps in turn, so the meaning of
+an expression shared by neighbouring steps is computed once per worker.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from ..model.derivation import Case, Chain, Derivation, Step
 from .feedback import Feedback, explain_limited
 from .meaning import Meaning, apply_case, is_zero, normal_form, sum_to_one
 from .probe import Point, Unevaluable
-from .timelimit import run_limited
+from .timelimit import run_in_workers
 
 SMALL_K = (2, 3, 4, 5, 6)  # instances tried when symbolic k is undecided
 PROBE_K = (2, 3, 5)  # class counts probed numerically
@@ -39,6 +41,8 @@ PROBES_PER_K = 12  # at most this many index placements probed per k
 MAX_PLACEMENTS = 400  # give up enumerating placements beyond this (evidence drops to NUMERIC)
 DIGITS = 50  # working precision (decimal digits) of a probe
 TOLERANCE = mpmath.mpf("1e-30")  # relative disagreement that counts as a difference
+MAX_WORKERS = 4  # worker processes at most, whatever the machine
+STEPS_PER_WORKER = 4  # a worker's cold start costs about a step: fewer steps than this share one
 
 
 class Evidence(enum.Enum):
@@ -132,10 +136,11 @@ class Report:
 def check(derivation: Derivation, *, timeout: float = 10.0, parallel: int | None = None,
           memory_mb: float | None = None) -> Report:
     """Verify every step of ``derivation``; each step gets at most ``timeout`` seconds
-    (and, with ``memory_mb``, that many MiB beyond its worker's start; see ``run_limited``).
+    (and, with ``memory_mb``, that many MiB beyond what its worker holds; see ``run_in_workers``).
 
-    Steps run in forked worker processes (``parallel`` at a time, default: the number
-    of CPUs, at most 4) and are killed at their deadline; a killed step is UNVERIFIED.
+    Steps run in ``parallel`` forked worker processes (default: ``workers_for`` the
+    number of steps), each step under its own deadline; a worker past it is killed and
+    the step is UNVERIFIED.
 
     >>> from symce.read.toml import loads_derivation
     >>> d = loads_derivation('''
@@ -153,8 +158,6 @@ def check(derivation: Derivation, *, timeout: float = 10.0, parallel: int | None
     >>> [r.evidence.name for r in check(d).steps]
     ['PROVED_ALL_K', 'FAILS']
     """
-    if parallel is None:
-        parallel = min(4, os.cpu_count() or 1)
     work = []
     for chain in derivation.chains:
         previous = chain.start
@@ -162,7 +165,8 @@ def check(derivation: Derivation, *, timeout: float = 10.0, parallel: int | None
             work.append((chain, n, previous, step))
             previous = step.expr
     jobs = [partial(_timed, derivation, chain, n, lhs, step, timeout) for chain, n, lhs, step in work]
-    outcomes = run_limited(jobs, timeout=timeout, parallel=parallel, memory_mb=memory_mb)
+    workers = workers_for(len(jobs)) if parallel is None else parallel
+    outcomes = run_in_workers(jobs, timeout=timeout, workers=workers, memory_mb=memory_mb)
     results = []
     for (chain, n, _, step), (status, value) in zip(work, outcomes):
         if status == "ok":
@@ -173,6 +177,63 @@ def check(derivation: Derivation, *, timeout: float = 10.0, parallel: int | None
         results.append(StepResult(chain=chain.name, index=n, reason=step.reason,
                                   evidence=Evidence.UNVERIFIED, seconds=seconds, detail=detail))
     return Report(derivation=derivation, steps=tuple(results))
+
+
+def workers_for(steps: int, load: float | None = None) -> int:
+    """Worker processes for ``steps`` steps: one, plus one per CPU left idle by the machine's
+    load (``load``: default, the load average of the last minute), at most MAX_WORKERS, and
+    no more than one per STEPS_PER_WORKER steps.
+
+    Each worker pays a fork and a cold start, and splits the work that neighbouring steps
+    share: a file of a few steps does not win that back, and neither does a worker that
+    only takes turns on a busy CPU (measured: two workers 25% slower than one at a load
+    of 7 on 2 CPUs).
+
+    >>> workers_for(1, load=0.0)
+    1
+    >>> workers_for(100, load=0.0) == min(_cpus(), MAX_WORKERS)
+    True
+    >>> workers_for(100, load=float(_cpus()))
+    1
+    """
+    if load is None:
+        try:
+            load = os.getloadavg()[0]
+        except (AttributeError, OSError):  # no load average here: assume an idle machine
+            load = 0.0
+    idle = int(_cpus() - load)  # whole CPUs nobody else is using
+    return max(1, min(1 + max(0, idle), _cpus(), MAX_WORKERS, steps // STEPS_PER_WORKER))
+
+
+def _cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+class _SharedMeaning(Meaning):
+    """A ``Meaning`` that remembers ``of``: each step's expression is the next step's left
+    side, and a worker runs neighbouring steps in turn. ``assume`` (which depends on the
+    step's case) is not remembered."""
+
+    def __init__(self, derivation: Derivation):
+        super().__init__(derivation)
+        self._of: dict = {}
+
+    def of(self, expr: sympy.Basic) -> sympy.Basic:
+        if expr not in self._of:
+            self._of[expr] = super().of(expr)
+        return self._of[expr]
+
+
+_shared: list = [None, None]  # [the derivation, its _SharedMeaning]: the last one asked about
+
+
+def _meaning(derivation: Derivation) -> Meaning:
+    if _shared[0] is not derivation:
+        _shared[:] = [derivation, _SharedMeaning(derivation)]
+    return _shared[1]
 
 
 def _timed(derivation: Derivation, chain: Chain, n: int, lhs: sympy.Basic, step: Step,
@@ -191,7 +252,7 @@ def _timed(derivation: Derivation, chain: Chain, n: int, lhs: sympy.Basic, step:
 def verify_step(derivation: Derivation, lhs: sympy.Basic, rhs: sympy.Basic, case: Case | None,
                 *, seed: str = "0") -> tuple[Evidence, str, Counterexample | None]:
     """Decide ``lhs == rhs`` under the derivation's assumptions and ``case`` (no time limit)."""
-    meaning = Meaning(derivation)
+    meaning = _meaning(derivation)
     left = meaning.assume(meaning.of(lhs), case)
     right = meaning.assume(meaning.of(rhs), case)
     condition = case.condition if case is not None else None
