@@ -34,7 +34,7 @@ __all__ = ["grade", "grade_file", "junit_xml", "gradescope_json", "file_score"]
 
 
 def grade_file(path: str, *, timeout: float = 10.0, memory_mb: float | None = None,
-               allow_numeric: bool = False, all_k: bool = False, declarations: str | None = None) -> dict:
+               allow_numeric: bool = False, all_k: bool = True, declarations: str | None = None) -> dict:
     """Check one file: the report as plain data, with the goal's verdict and each step's feedback.
 
     A file that cannot be read is an entry with ``error`` set: in a batch of
@@ -76,7 +76,7 @@ def _message(entry: dict, result) -> str:
 
 def grade(paths: list[str], *, executor: Executor | None = None, workers: int | None = None,
           timeout: float = 10.0, memory_mb: float | None = None, allow_numeric: bool = False,
-          all_k: bool = False, declarations: str | None = None) -> list[dict]:
+          all_k: bool = True, declarations: str | None = None) -> list[dict]:
     """``grade_file`` for every file under ``paths``, one task per file, results in file order.
 
     ``executor``: where the tasks run (a Dask ``Client.get_executor()``, say); by

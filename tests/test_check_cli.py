@@ -99,12 +99,34 @@ def test_allow_numeric_flag(monkeypatch, tmp_path, capsys):
     assert main(["check", "--allow-numeric", str(path)]) == 0
 
 
-def test_all_k_refuses_steps_proved_only_for_small_k(tmp_path, capsys):
+def test_steps_proved_only_for_small_k_pass_only_with_the_flag_that_gives_up_larger_k(monkeypatch, tmp_path, capsys):
+    import symce.verify.steps as steps
+
+    monkeypatch.setattr(steps, "_proved_all_k", lambda *args: False)  # no proof for symbolic k
     path = tmp_path / "small.toml"
     path.write_text(GOOD.replace(
-        'start = "Derivative(exp(z[i]) * exp(z[j]), z[i])"', 'start = "0"').replace(
-        'expr = "exp(z[i] + z[j]) * (1 + KroneckerDelta(i, j))"', 'expr = "(k - 2) * (k - 3) * (k - 4) * (k - 5) * (k - 6)"'))
-    assert main(["check", str(path)]) == 0
-    assert "1 of 1 steps hold in 1 file (1 of them only for k = 2..6; --all-k refuses those)" in capsys.readouterr().out
-    assert main(["check", str(path), "--all-k"]) == 1
+        'start = "Derivative(exp(z[i]) * exp(z[j]), z[i])"', 'start = "Sum(exp(z[j]), (j, 1, k))"').replace(
+        'expr = "exp(z[i] + z[j]) * (1 + KroneckerDelta(i, j))"', 'expr = "Sum(exp(z[i]), (i, 1, k))"'))
+    assert main(["check", str(path)]) == 1
     assert "0 of 1 steps hold in 1 file; 1 do not" in capsys.readouterr().out
+    assert main(["check", str(path), "--allow-unproved-large-k"]) == 0
+    assert ("1 of 1 steps hold in 1 file (1 of them only for k <= 6, passed by --allow-unproved-large-k)"
+            in capsys.readouterr().out)
+    assert main(["check", str(path), "--all-k"]) == 1  # the old flag: now the default, still accepted
+
+
+def test_a_reader_that_stops_early_gets_no_internal_error():
+    """`symce check FILE | head -1`: the pipe closes under the writer; it exits quietly."""
+    import os
+    import subprocess
+    import sys
+
+    read, write = os.pipe()
+    os.close(read)  # the reader has already gone: every write meets a closed pipe
+    try:
+        proc = subprocess.run([sys.executable, "-m", "symce", "check", REFERENCE], stdout=write,
+                              stderr=subprocess.PIPE, cwd=ROOT, timeout=300)
+    finally:
+        os.close(write)
+    assert proc.returncode == 1
+    assert proc.stderr == b""  # no "internal error", no "Exception ignored" from the last flush

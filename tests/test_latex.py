@@ -563,12 +563,12 @@ def test_steps_proved_only_for_small_k_are_marked():
     limited = StepResult(first.chain, first.index, first.reason, Evidence.PROVED_SMALL_K, 0.0)
     report = Report(report.derivation, (limited,) + report.steps[1:])
     for fmt in ("tex", "md"):
-        out = render(report, format=fmt)
-        assert out.count(r"\textbf{(only k = 2..6)}") == 1
-        assert "is proved at every instance k = 2..6, not for every k." in out
+        out = render(report, format=fmt, all_k=False)
+        assert out.count(r"\textbf{(only k up to 6)}") == 1
+        assert "is proved at every instance up to k = 6, not for every k." in out
 
 
-def test_all_k_treats_steps_proved_only_for_small_k_as_unverified():
+def test_steps_proved_only_for_small_k_are_unverified_by_default():
     from symce.read.toml import load_derivation
     from symce.verify.steps import check
 
@@ -576,10 +576,10 @@ def test_all_k_treats_steps_proved_only_for_small_k_as_unverified():
     first = report.steps[0]
     limited = StepResult(first.chain, first.index, first.reason, Evidence.PROVED_SMALL_K, 0.0)
     report = Report(report.derivation, (limited,) + report.steps[1:])
-    render(report)  # passes by default, marked
-    with pytest.raises(UnverifiedStepError, match=r"chain 'loss', step 1 .*: proved for k = 2\.\.6"):
-        render(report, all_k=True)
-    assert r"\textbf{(unverified)}" in render(report, all_k=True, allow_unverified=True)
+    render(report, all_k=False)  # passes only when the caller gives up larger k, marked
+    with pytest.raises(UnverifiedStepError, match=r"chain 'loss', step 1 .*: proved only for k <= 6"):
+        render(report)
+    assert r"\textbf{(unverified)}" in render(report, allow_unverified=True)
 
 
 def _mathjax_node_path():

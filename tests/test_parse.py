@@ -142,7 +142,11 @@ def test_hostile_step_names_file_chain_and_step():
 @pytest.mark.parametrize("change, message", [
     (('title = "t"', 'title = "t"\ncolour = "red"'), r"x\.toml, colour: unknown key"),
     (('title = "t"\n', ""), r"x\.toml, top level: missing key 'title'"),
-    (('k = "symbolic"', "k = 2.5"), r"x\.toml, symbols\.k: expected integer or string, found float"),
+    (('k = "symbolic"', "k = 2.5"), r"x\.toml, symbols\.k: expected integer or string or table, found float"),
+    (('k = "symbolic"', "k = { symbolic = true, min = 0 }"), r"x\.toml, symbols\.k\.min: expected an integer in 1\.\.50, found 0"),
+    (('k = "symbolic"', "k = { symbolic = false, min = 2 }"), r"x\.toml, symbols\.k\.symbolic: expected true"),
+    (('k = "symbolic"', "k = { symbolic = true }"), r"x\.toml, symbols\.k: missing key 'min'"),
+    (('k = "symbolic"', "k = { symbolic = true, min = 2, max = 3 }"), r"x\.toml, symbols\.k\.max: unknown key"),
     (('k = "symbolic"', 'k = "many"'), r"symbols\.k: expected an integer or \"symbolic\", found 'many'"),
     (('"nothing changes"', "3"), r"x\.toml, chain 'x', step 1\.reason: expected string, found integer"),
     (('reason = "nothing changes"', 'reason = "nothing changes", why = "x"'), r"chain 'x', step 1\.why: unknown key"),

@@ -234,8 +234,11 @@ def test_a_range_that_may_run_backwards_is_not_counted_as_high_minus_low_plus_on
     # Read as SymPy's Karr convention, Sum over (k, 4) has 5 - k terms for every k; read as
     # symce reads ranges (empty when high < low), it is 0 at k = 6. Both halves agree now.
     assert one_step("Sum(exp(z[i]), (j, k, 4))", "(5 - k) * exp(z[i])").evidence is Evidence.FAILS
-    # (k - 2) terms for (3, k) is true for k >= 2 only: never "proved for all k".
-    assert one_step("Sum(exp(z[i]), (j, 3, k))", "(k - 2) * exp(z[i])").evidence is Evidence.PROVED_SMALL_K
+    # (k - 2) terms for (3, k) is true for k >= 2 only: false at k = 1, which is probed.
+    assert one_step("Sum(exp(z[i]), (j, 3, k))", "(k - 2) * exp(z[i])").evidence is Evidence.FAILS
+    from_two = loads_derivation(SCALAR_STEP.format(start="Sum(exp(z[i]), (j, 3, k))", step="(k - 2) * exp(z[i])")
+                                .replace('k = "symbolic"', 'k = { symbolic = true, min = 2 }'))
+    assert check(from_two).steps[0].evidence is Evidence.PROVED_ALL_K
     assert one_step("Sum(exp(z[i]), (j, 1, k))", "k * exp(z[i])").evidence is Evidence.PROVED_ALL_K
 
 
@@ -248,10 +251,16 @@ def test_cancellation_at_large_logits_is_not_a_counterexample():
         assert result.evidence is Evidence.PROVED_ALL_K
 
 
-def test_a_polynomial_in_k_that_vanishes_at_2_to_6_is_only_proved_for_those():
+def test_a_polynomial_in_k_that_vanishes_at_2_to_6_fails_at_k_1_and_above_6():
     result = one_step("0", "(k - 2) * (k - 3) * (k - 4) * (k - 5) * (k - 6)")
-    assert result.evidence is Evidence.PROVED_SMALL_K
-    assert result.passes() and not result.passes(all_k=True)
+    assert result.evidence is Evidence.FAILS and result.counterexample.values["k"] in ("1", "8", "11")
+
+
+def test_proved_only_for_small_k_passes_only_when_asked(monkeypatch):
+    monkeypatch.setattr(verify, "is_zero", _undecided_for_symbolic_k(verify.is_zero))
+    result = check(loads_derivation(SMALL.format(k='"symbolic"'))).steps[0]
+    assert result.evidence is Evidence.PROVED_SMALL_K and "k = 1..6" in result.detail
+    assert not result.passes() and result.passes(all_k=False)
 
 
 def test_an_entry_outside_the_range_is_marked_in_the_counterexample():
@@ -340,3 +349,51 @@ def test_steps_with_the_imaginary_unit_are_probed():
     d = loads_derivation(SCALAR_STEP.format(start="sqrt(-exp(z[i]))", step="sqrt(exp(z[i]))"))
     [result] = check(d).steps
     assert result.evidence is Evidence.FAILS and result.counterexample is not None
+
+
+HELD = '''
+title = "t"
+assumptions = ["onehot(y, c)"]
+[symbols]
+k = "symbolic"
+indices = ["i", "j", "c"]
+vectors = {{ z = "real", y = "real" }}
+[definitions]
+"s[i]" = "exp(z[i]) / Sum(exp(z[j]), (j, 1, k))"
+L = "-Sum(y[j] * log(s[j]), (j, 1, k))"
+p = "s[c]"
+[[chains]]
+name = "x"
+start = "{start}"
+steps = [{{ expr = "{step}", reason = "r" }}]
+'''
+
+
+def held_step(start, step):
+    [result] = check(loads_derivation(HELD.format(start=start, step=step))).steps
+    return result
+
+
+def test_a_derivative_by_a_name_for_an_entry_means_the_entry():
+    # L is written in s, not in p; p = s[c] is differentiated by as s[c], so L and -log(p),
+    # which are equal under the one-hot target, have equal derivatives by p.
+    assert held_step("Derivative(L, p)", "-1/p").evidence is Evidence.PROVED_ALL_K
+    assert held_step("Derivative(-log(p), p)", "-1/p").evidence is Evidence.PROVED_ALL_K
+    assert held_step("Derivative(L, p)", "0").evidence is Evidence.FAILS
+
+
+@pytest.mark.parametrize("start", ["Derivative(L, z[i], s[c])", "Derivative(L, s[c], z[i])",
+                                   "Derivative(Derivative(L, s[c]), z[i])"])
+def test_a_mixed_derivative_by_a_name_and_what_it_is_made_of_is_refused_in_any_order(start):
+    result = held_step(start, "0")
+    assert result.evidence is Evidence.UNVERIFIED and not result.passes(allow_numeric=True)
+    assert re.search(r"refused, s is made of z, so z\[i\] and s are not independent variables", result.detail)
+
+
+def test_a_derivative_by_a_name_of_an_expression_not_written_in_it_is_refused():
+    result = held_step("Derivative(L + z[c], s[c])", "-1/s[c]")
+    assert result.evidence is Evidence.UNVERIFIED
+    assert ("Derivative(L + z[c], s[c]): refused, its meaning would depend on how the expression is "
+            "written: with the entries of s held as independent variables, it still depends on z") in result.detail
+    sums = held_step("Derivative(log(Sum(exp(z[j]), (j, 1, k))), s[c])", "0")
+    assert "Derivative(log(Sum(exp(z[j]), (j, 1, k))), s[c]): refused" in sums.detail  # no _j in the message

@@ -156,6 +156,7 @@ class Derivation:
     cases: tuple[Case, ...] = ()  # available case splits
     chains: tuple[Chain, ...] = ()  # in file order
     notation: Notation = Notation()  # printing choices
+    k_min: int = 1  # the smallest k a symbolic k claims (symbols.k = { symbolic = true, min = 2 })
     goal: sympy.Basic | None = None  # Eq(lhs, rhs) the chains must prove start to end, if declared
     date: str | None = None  # the file's ``date`` (ISO, e.g. "2026-12-01"): a post's date in front matter
     # what a reader of notes inferred, one line each (a case read from prose, entries checked)

@@ -50,7 +50,7 @@ DERIVATION_SUFFIXES = (".toml", ".md", ".markdown", ".tex")  # what a folder giv
 _TOP = {"title": str, "symbols": dict, "definitions": dict, "assumptions": list,
         "cases": dict, "chains": list, "notation": dict, "goal": str, "date": datetime.date}
 _TOP_REQUIRED = ("title", "symbols", "chains")
-_SYMBOLS = {"k": (int, str), "indices": list, "vectors": dict, "scalars": dict}
+_SYMBOLS = {"k": (int, str, dict), "indices": list, "vectors": dict, "scalars": dict}
 _CHAIN = {"name": str, "title": str, "case": str, "vector": str, "start": str, "steps": list,
           "text": str, "text_after": str}
 _STEP = {"expr": str, "reason": str}
@@ -146,6 +146,7 @@ class _Loader:
         self.declared_vectors: list[str] = []
         self.ranks: dict[str, int] = {}  # vector name -> number of indices it takes
         self.k: int | None = None
+        self.k_min = 1  # the smallest k a symbolic k takes
         self.hot: set[sympy.Symbol] = set()  # hot indices of one-hot assumptions
 
     def error(self, where: str, message: str) -> DerivationFormatError:
@@ -220,6 +221,7 @@ class _Loader:
             path=self.path,
             title=data["title"],
             k=self.k,
+            k_min=self.k_min,
             symbols=dict(self.names),
             vectors=tuple(self.vectors),
             indices=tuple(self.indices),
@@ -242,9 +244,21 @@ class _Loader:
             raise self.error(where, f"{name!r} is declared twice")
         self.names[name] = obj
 
+    def symbolic_k(self, data: dict) -> str:
+        """``k = { symbolic = true, min = M }``: a symbolic k that claims only k >= M."""
+        self.table(data, "symbols.k", {"symbolic": bool, "min": int}, ("symbolic", "min"))
+        if data["symbolic"] is not True:
+            raise self.error("symbols.k.symbolic", "expected true (a concrete k is written k = 3), found false")
+        if not 1 <= data["min"] <= 50:
+            raise self.error("symbols.k.min", f"expected an integer in 1..50, found {data['min']}")
+        self.k_min = data["min"]
+        return "symbolic"
+
     def symbols(self, data: Any) -> None:
         self.table(data, "symbols", _SYMBOLS, ("k", "indices"))
         k = data["k"]
+        if isinstance(k, dict):  # { symbolic = true, min = 2 }: every k >= 2
+            k = self.symbolic_k(k)
         if isinstance(k, int):
             if not 1 <= k <= 50:
                 raise self.error("symbols.k", f"expected an integer in 1..50 or \"symbolic\", found {k}")
@@ -396,7 +410,7 @@ class _Loader:
         True also when there are too many placements to try: undecided is not refused.
         """
         indices = sorted(cond.free_symbols & set(self.indices), key=lambda s: s.name)
-        ks = (self.k,) if self.k is not None else range(1, 7)
+        ks = (self.k,) if self.k is not None else range(self.k_min, max(7, self.k_min + 1))
         if max(ks) ** len(indices) > limit:
             return True
         equal = isinstance(cond, sympy.Eq)

@@ -35,17 +35,17 @@ class UnverifiedStepError(ProofError):
 # --- assembly ----------------------------------------------------------------
 
 _UNVERIFIED = r"\textbf{(unverified)}"
-_SMALL_K = r"\textbf{(only k = 2..6)}"  # proved at every instance k = 2..6, not for every k
+_SMALL_K = r"\textbf{(only k up to 6)}"  # proved at every instance k <= 6, not for every k
 
 
 def _step_verdicts(report: Report) -> dict[tuple[str, int], StepResult]:
     return {(r.chain, r.index): r for r in report.steps}
 
 
-def _unverified(report: Report, all_k: bool = False):
+def _unverified(report: Report, all_k: bool = True):
     """Each step of the derivation that did not pass, with its verdict (None if never checked).
 
-    ``all_k``: a step proved only for k = 2..6 does not pass either.
+    ``all_k``: a step proved only for k <= 6 does not pass either (the default).
     """
     verdicts = _step_verdicts(report)
     for chain in report.derivation.chains:
@@ -63,7 +63,7 @@ def _describe(derivation: Derivation, chain: Chain, n: int, r: StepResult | None
     return f"{derivation.path}, chain {chain.name!r}, step {n} ({reason!r}): {verdict}"
 
 
-def _require_verified(report: Report, all_k: bool = False) -> None:
+def _require_verified(report: Report, all_k: bool = True) -> None:
     for chain, n, r in _unverified(report, all_k):
         message = (_describe(report.derivation, chain, n, r) + "; only verified steps are typeset"
                    " (--allow-unverified, or allow_unverified=True, typesets it marked)")
@@ -187,7 +187,7 @@ def _align(rows: list[str], env: str = "align*") -> str:
     return "\\begin{" + env + "}\n" + body + "\n\\end{" + env + "}"
 
 
-def _sections(report: Report, fmt: str, all_k: bool = False, options: dict | None = None) -> list[str]:
+def _sections(report: Report, fmt: str, all_k: bool = True, options: dict | None = None) -> list[str]:
     """The document as a list of paragraphs: headings, sentences, display blocks.
 
     What the author wrote is printed in the author's order (``kept_order``); math in
@@ -220,7 +220,7 @@ def _sections(report: Report, fmt: str, all_k: bool = False, options: dict | Non
     bad = {}
     for chain, n, r in _unverified(report, all_k):
         bad.setdefault(chain.name, {})[n] = r
-    small_k = {}  # steps shown only at k = 2..6: typeset, but never as if proved for every k
+    small_k = {}  # steps shown only at k <= 6: typeset, but never as if proved for every k
     for r in report.steps:
         if r.evidence is Evidence.PROVED_SMALL_K and not all_k:  # with all_k: unverified
             small_k.setdefault(r.chain, set()).add(r.index)
@@ -237,7 +237,7 @@ def _sections(report: Report, fmt: str, all_k: bool = False, options: dict | Non
         if limited:
             steps = ", ".join(str(n) for n in sorted(limited))
             out.append(words(f"Step{'s' if len(limited) > 1 else ''} {steps} of this chain "
-                             f"{'are' if len(limited) > 1 else 'is'} proved at every instance k = 2..6, "
+                             f"{'are' if len(limited) > 1 else 'is'} proved at every instance up to k = 6, "
                              "not for every k."))
         for n, r in sorted(bad.get(chain.name, {}).items()):
             verdict = "it was not checked" if r is None else "its evidence: " + r.evidence.value
@@ -344,18 +344,18 @@ def check_options(format: str, standalone: bool = False, *, paper: str = "letter
 
 
 def render(report: Report, *, format: str = "tex", standalone: bool = False,
-           allow_unverified: bool = False, all_k: bool = False, numbered: bool = False,
+           allow_unverified: bool = False, all_k: bool = True, numbered: bool = False,
            paper: str = "letter", front_matter: bool = False, layout: str = "columns") -> str:
     """Typeset a checked derivation; the engine behind ``render_latex``/``render_document``/``render_markdown``.
 
     Raises ``UnverifiedStepError`` naming the first step that did not pass, unless
     ``allow_unverified``, which typesets such steps marked ``(unverified)`` (with what
-    symce found about a failing one). Steps proved only for k = 2..6 pass, marked
-    ``(only k = 2..6)``; with ``all_k`` they count as unverified. ``numbered``: every
-    step gets an equation number; ``paper``: ``letter`` or ``a4`` (standalone);
-    ``front_matter``: Markdown starts with Jekyll front matter (title, layout, the
-    file's ``date``); ``layout``: ``columns`` (reasons beside their steps) or
-    ``stacked`` (Markdown only: each reason under its step, for narrow screens).
+    symce found about a failing one). Steps proved only for k <= 6 pass only with
+    ``all_k=False``, marked ``(only k up to 6)``; by default they count as unverified.
+    ``numbered``: every step gets an equation number; ``paper``: ``letter`` or ``a4``
+    (standalone); ``front_matter``: Markdown starts with Jekyll front matter (title,
+    layout, the file's ``date``); ``layout``: ``columns`` (reasons beside their steps)
+    or ``stacked`` (Markdown only: each reason under its step, for narrow screens).
     """
     check_options(format, standalone, paper=paper, front_matter=front_matter, layout=layout)
     if not allow_unverified:

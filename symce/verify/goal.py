@@ -34,7 +34,7 @@ class GoalResult:
         return {"goal": self.goal, "reached": self.reached, "chains": list(self.chains), "detail": self.detail}
 
 
-def check_goal(report: Report, *, allow_numeric: bool = False, all_k: bool = False) -> GoalResult | None:
+def check_goal(report: Report, *, allow_numeric: bool = False, all_k: bool = True) -> GoalResult | None:
     """The goal's verdict for a checked derivation, or None when it declares no goal."""
     d = report.derivation
     if d.goal is None:

@@ -2,10 +2,12 @@
 
 The verifier compares *meanings*, never the folded text. Three pieces live here:
 
-* ``Meaning.of`` unfolds defined names and evaluates every ``Derivative``. When the
-  variable is itself a defined name (``Derivative(L, s[c])``), that name is held as an
-  independent variable while differentiating and unfolded afterwards -- the way
-  ``dL/ds_c`` is read on paper.
+* ``Meaning.of`` unfolds defined names and evaluates every ``Derivative``. When a
+  variable is itself a defined name (``Derivative(L, s[c])``), the entries of that
+  name are held as independent variables while differentiating and unfolded
+  afterwards -- the way ``dL/ds_c`` is read on paper. That reading has one meaning
+  only when the expression depends on what ``s`` is made of (``z``) through ``s``
+  alone; otherwise the derivative is refused (``Refused``) with a line saying why.
 * ``Meaning.assume`` applies the file's assumptions and a chain's case.
 * ``normal_form`` rewrites sums over ``1..k`` for symbolic ``k`` with three exact rules
   (after writing exp(a + b) as exp(a) exp(b) inside the sum):
@@ -35,12 +37,18 @@ True
 
 from __future__ import annotations
 
+import re
+
 import sympy
 from sympy import Derivative, Dummy, Indexed, IndexedBase, KroneckerDelta, Sum, Symbol
 
 from ..model.derivation import Case, Derivation
 
 _CANONICAL = [Dummy(f"b{n}", integer=True) for n in range(16)]  # bound names, by nesting depth
+
+
+class Refused(Exception):
+    """A derivative whose value would depend on how its expression happens to be written."""
 
 
 class Meaning:
@@ -51,6 +59,7 @@ class Meaning:
         self.k = derivation.symbols["k"]
         self.indices = frozenset(derivation.indices)
         self.defs = {d.name: d for d in derivation.definitions}
+        self._leaves: dict[str, frozenset] = {}
 
     def of(self, expr: sympy.Basic) -> sympy.Basic:
         """The expression with every definition unfolded and every derivative taken."""
@@ -80,16 +89,49 @@ class Meaning:
         return e.func(*(self._unfold(a, hold) for a in e.args))
 
     def _derivative(self, e: Derivative, hold: frozenset[str]) -> sympy.Basic:
-        f = e.expr
-        for var, count in e.variable_count:
-            name = self._name(var)
-            # With respect to a defined name, that name is held still; it is unfolded only
-            # once every variable has been taken (unfolding between passes made the
-            # second derivative by s[c] of -log(s[c]) come out as 0). With respect to
-            # anything else, everything is unfolded first.
-            keep = hold | {name} if name is not None else frozenset()
-            f = sympy.diff(self._unfold(f, keep), var, count)
+        variables = [(self._alias(v), n) for v, n in e.variable_count]
+        held = frozenset(name for v, _ in variables if (name := self._name(v)) is not None)
+        if not held:  # by declared symbols only: everything is unfolded first
+            f = self._unfold(e.expr, frozenset())
+        else:
+            # By a defined name: the entries of every such name are held as independent
+            # variables, in one pass for all the variables, so that the order of a mixed
+            # partial cannot matter (holding per variable made Derivative(L, z[i], s[c])
+            # 0 and Derivative(L, s[c], z[i]) not).
+            leaves = frozenset().union(*(self.leaves(name) for name in held))
+            for v, _ in variables:
+                if self._name(v) is None and _base(v) in leaves:
+                    raise Refused(_MIXED.format(e=_shown(e), v=v, base=_base(v), name=_owner(held, _base(v), self)))
+            f = self._unfold(e.expr, hold | held)
+            stray = sorted({str(_base(x)) for x in _mentions(f) if _base(x) in leaves})
+            if stray:
+                raise Refused(_STRAY.format(e=_shown(e), names=", ".join(sorted(held)), stray=", ".join(stray)))
+        for var, count in variables:
+            f = sympy.diff(f, var, count)
         return self._unfold(f, hold)
+
+    def _alias(self, var: sympy.Basic) -> sympy.Basic:
+        """``p`` defined as ``s[c]`` is differentiated by as ``s[c]`` (one name, one variable)."""
+        for _ in range(len(self.defs)):
+            name = self._name(var)
+            if name is None:
+                return var
+            d = self.defs[name]
+            args = var.indices if isinstance(var, Indexed) else ()
+            body = d.body.xreplace(dict(zip(d.params, args)))
+            if self._name(body) is None:
+                return var
+            var = body
+        return var
+
+    def leaves(self, name: str) -> frozenset:
+        """The declared vectors and scalars a defined name is made of (``s``: ``{z}``)."""
+        if name not in self._leaves:
+            body = self._unfold(fresh_bound(self.defs[name].body), frozenset())
+            self._leaves[name] = frozenset(
+                _base(x) for x in _mentions(body)
+                if _base(x) not in self.indices and _base(x) != self.k)
+        return self._leaves[name]
 
     def assume(self, e: sympy.Basic, case: Case | None) -> sympy.Basic:
         """Apply one-hot assumptions (``y[a]`` -> ``KroneckerDelta(a, c)``) and the case."""
@@ -107,6 +149,34 @@ class Meaning:
         onehot = {a.vector for a in self.derivation.assumptions if a.kind == "onehot"}
         return [self.derivation.symbols[a.vector] for a in self.derivation.assumptions
                 if a.kind == "simplex" and a.vector not in onehot]
+
+
+_STRAY = ("{e}: refused, its meaning would depend on how the expression is written: with the "
+          "entries of {names} held as independent variables, it still depends on {stray} outside "
+          "{names}; write the expression in {names} alone, or differentiate by {stray}")
+_MIXED = ("{e}: refused, {name} is made of {base}, so {v} and {name} are not independent "
+          "variables and a derivative by both has no single meaning; differentiate by one, write "
+          "the result as a step, then differentiate that")
+
+
+def _shown(e: sympy.Basic) -> str:
+    """``e`` as the author wrote it: fresh summation indices print as _j, file names never start with _."""
+    return re.sub(r"(?<!\w)_(?=[A-Za-z])", "", str(e))
+
+
+def _base(x: sympy.Basic) -> sympy.Basic:
+    return x.base if isinstance(x, Indexed) else x
+
+
+def _mentions(e: sympy.Basic) -> set:
+    """The vector entries and plain symbols in ``e`` (not bound summation indices)."""
+    entries = e.atoms(Indexed)
+    labels = {x.base.label for x in entries}
+    return entries | {s for s in e.free_symbols if isinstance(s, Symbol) and s not in labels}
+
+
+def _owner(held, base, meaning) -> str:
+    return next(name for name in sorted(held) if base in meaning.leaves(name))
 
 
 def apply_case(e: sympy.Basic, condition: sympy.Basic, indices=frozenset()) -> sympy.Basic:
@@ -146,13 +216,67 @@ def normal_form(e: sympy.Basic, k: sympy.Basic, in_range: frozenset) -> sympy.Ba
 
 
 def _normal(e: sympy.Basic, k, in_range: frozenset) -> sympy.Basic:
+    if isinstance(e, Sum) and len(e.limits) > 1:  # Sum(f, (n, ..), (j, ..)) is a sum over j of a sum over n
+        # Sum(Sum(f, l1), l2) is merged back by SymPy, so the outer sums are split here
+        # directly, never rebuilt as a Sum and normalised again.
+        inner = _normal(Sum(e.function, e.limits[0]), k, in_range | _ranged(e.limits[1:], k))
+        for n, (j, low, high) in enumerate(e.limits[1:], start=1):
+            outer = in_range | _ranged(e.limits[n + 1:], k)
+            inner = _split_sum(inner, j, low, high, k, outer)
+        return inner
     if isinstance(e, Sum) and len(e.limits) == 1:
+        e = _unshift(e)
+        peeled = _peel(e, k)
+        if peeled is not None:
+            return _normal(peeled, k, in_range)
         (j, low, high), = e.limits
         inner = in_range | {j} if (low == 1 and high == k) else in_range
         return _split_sum(_normal(e.function, k, inner), j, low, high, k, in_range)
     if e.is_Atom or isinstance(e, (Indexed, IndexedBase)) or not e.args:
         return e
     return e.func(*(_normal(a, k, in_range) for a in e.args))
+
+
+def _ranged(limits, k) -> frozenset:
+    """Summation indices that run over exactly 1..k (known to lie in 1..k inside their sum)."""
+    return frozenset(j for j, low, high in limits if low == 1 and high == k)
+
+
+def _unshift(e: Sum) -> Sum:
+    """``Sum(x[j + 1], (j, 1, k - 1))`` as ``Sum(x[j], (j, 2, k))``: every entry indexed by j plainly.
+
+    Exact for any shift c (the range moves with it, and a backwards range stays
+    backwards); done only when every entry of the body is indexed by j + c with one c.
+    """
+    (j, low, high), = e.limits
+    offsets = {x.indices[0] - j for x in e.function.atoms(Indexed)
+               if len(x.indices) == 1 and j in x.indices[0].free_symbols}
+    if len(offsets) != 1:
+        return e
+    c, = offsets
+    if not (c.is_Integer and c != 0):
+        return e
+    return Sum(e.function.xreplace({j: j - c}), (j, low + c, high + c))
+
+
+def _peel(e: Sum, k, most: int = 4):
+    """``Sum(f, (j, 1 + a, k - b))`` as the sum over 1..k less its first a and last b terms.
+
+    Exact only where the range never runs backwards by more than one (an empty range
+    is read as 0, never with SymPy's Karr sign): high - low + 1 >= 0 for every k the
+    file claims, which SymPy decides from k's assumptions. Sum(f, (j, 3, k)) at
+    k = 1 is 0, not f(1) + ... taken away.
+    """
+    (j, low, high), = e.limits
+    a, b = low - 1, k - high
+    if not (a.is_Integer and b.is_Integer and 0 <= a <= most and 0 <= b <= most and a + b > 0):
+        return None
+    if not (high - low + 1).is_nonnegative:
+        return None
+    f = e.function
+    cut = [f.xreplace({j: sympy.Integer(n)}) for n in range(1, int(a) + 1)]
+    cut += [f.xreplace({j: k - n}) for n in range(int(b))]
+    return Sum(f, (j, 1, k)) - sympy.Add(*cut)
 
 
 def _split_sum(f, j, low, high, k, in_range) -> sympy.Basic:
@@ -167,11 +291,13 @@ def _split_sum(f, j, low, high, k, in_range) -> sympy.Basic:
         if not inside:
             count = high - low + 1
             # A sum whose range may run backwards is left alone: symce reads such a range as
-            # empty (as the probes and the k = 2..6 instances do), SymPy's Karr convention
+            # empty (as the probes and the k <= 6 instances do), SymPy's Karr convention
             # as a negative count; (3, k) gives k - 2 terms only where k >= 2.
             total.append(sympy.Mul(*outside) * count if count.is_nonnegative
                          else Sum(sympy.Mul(*outside), (j, low, high)))
             continue
+        if _delta_outside(inside, j, low, high):
+            continue  # KroneckerDelta(j, k + 1) never fires for j in 1..k: the term is 0
         pick = _picking_delta(inside, j, low, high, k, in_range)
         if pick is not None:
             delta, value = pick
@@ -180,6 +306,16 @@ def _split_sum(f, j, low, high, k, in_range) -> sympy.Basic:
         else:
             total.append(sympy.Mul(*outside) * Sum(sympy.Mul(*inside), (j, low, high)))
     return sympy.Add(*total)
+
+
+def _delta_outside(factors, j, low, high) -> bool:
+    """A factor ``KroneckerDelta(j, a)`` with ``a`` surely outside low..high."""
+    for x in factors:
+        if isinstance(x, KroneckerDelta) and j in x.args:
+            a = x.args[1] if x.args[0] == j else x.args[0]
+            if j not in a.free_symbols and ((a - high).is_positive or (low - a).is_positive):
+                return True
+    return False
 
 
 def _picking_delta(factors, j, low, high, k, in_range):
@@ -192,10 +328,12 @@ def _picking_delta(factors, j, low, high, k, in_range):
     for x in factors:
         if isinstance(x, KroneckerDelta) and j in x.args:
             a = x.args[1] if x.args[0] == j else x.args[0]
-            if j in a.free_symbols:
+            if j in a.free_symbols or not a.is_integer:  # j never equals 3/2
                 continue
+            # an index of the file lies in 1..k; anything else must provably lie in the
+            # range (k itself does, from k >= 1; 7 does not, for k < 7)
             inside = (low == 1 and high == k and a in in_range) or (
-                a.is_Integer and low.is_Integer and high.is_Integer and low <= a <= high)
+                bool((a - low).is_nonnegative) and bool((high - a).is_nonnegative))
             if inside:
                 return x, a
     return None
@@ -240,15 +378,32 @@ def is_zero(d: sympy.Basic) -> bool:
     """
     if d == 0:
         return True
-    d = _opaque(d)
-    d = sympy.expand_log(d)
-    d = _split_exp(d)
+    d = sympy.expand_log(_opaque(d))
+    split = _split_exp(d)
     try:
-        if sympy.cancel(sympy.together(d)) == 0:
+        if sympy.cancel(sympy.together(split)) == 0:
             return True
-        return sympy.simplify(d) == 0
+        if _exp_is_one(d, split):
+            return True
+        return sympy.simplify(split) == 0
     except (sympy.PolynomialError, sympy.CoercionFailed, RecursionError, ValueError):
         return False
+
+
+def _exp_is_one(d: sympy.Basic, split: sympy.Basic) -> bool:
+    """A real ``d`` whose logarithms all have positive arguments is 0 when exp(d) is 1.
+
+    exp(d) = 1 leaves d = 2 pi i n; a real d is then 0. This proves steps that move a
+    term in or out of a logarithm, which SymPy's simplify leaves alone:
+    log(exp(a) + exp(b)) = a + log(1 + exp(b - a)) and log(1 + exp(-t)) + t = log(1 + exp(t)).
+    """
+    logs = split.atoms(sympy.log)
+    if not logs or not all(x.args[0].is_positive for x in logs) or not split.is_real:
+        return False
+    product = _split_exp(sympy.expand_power_exp(sympy.exp(sympy.expand(d))))
+    if product.has(sympy.log):
+        return False
+    return sympy.cancel(sympy.together(product - 1)) == 0
 
 
 def _positive_sum(s: Sum) -> bool:

@@ -4,13 +4,19 @@ A step claims that the previous expression equals its own, under the file's
 assumptions and its chain's case. Both sides are given their meaning (definitions
 unfolded, derivatives taken; ``meaning.py``), then:
 
-1. probed at random points with high precision for a few concrete k and every
-   placement of the free indices -- a disagreement is a FAILS with a counterexample;
+1. probed at random points in double precision for several concrete k (k = 1 and
+   k >= 7 among them) and index placements, at ordinary values and at corners (wide
+   logit spreads, scalars near 0, near 1 and large, simplex vectors with tiny or
+   dominant entries); a disagreement is confirmed in mpmath and *certified* with
+   interval arithmetic before it becomes FAILS with a counterexample;
 2. proved exactly for symbolic k (sums over 1..k rewritten by exact rules);
-3. failing that, proved exactly for every instance k = 2..6 and every placement
-   (or, for a file with a concrete k, for that k).
+3. failing that, probed again at 50 digits (each difference certified), and proved
+   exactly for every instance k <= 6 and every placement (or, for a file with a
+   concrete k, for that k). "Proved for k <= 6" is shown as what it is and does
+   not pass unless the user gives that up explicitly (``all_k=False``).
 
-Each step runs in a forked worker process under its own hard time limit
+A disagreement that cannot be certified never makes a FAILS: the step is UNVERIFIED
+with the reason. Each step runs in a forked worker process under its own hard time limit
 (``timelimit.run_in_workers``); a worker runs many steps in turn, so the meaning of
 an expression shared by neighbouring steps is computed once per worker.
 """
@@ -18,29 +24,22 @@ an expression shared by neighbouring steps is computed once per worker.
 from __future__ import annotations
 
 import enum
-import itertools
-import math
 import os
 import random
 import time
 from dataclasses import dataclass
 from functools import partial
 
-import mpmath
 import sympy
 
 from ..model.derivation import Case, Chain, Derivation, Step
 from .feedback import Feedback, explain_limited
-from .meaning import Meaning, apply_case, is_zero, normal_form, sum_to_one
-from .probe import Point, Unevaluable
+from .instances import DEEP_PROBES, MORE_K, Counterexample, _describe, _Instances
+from .meaning import Meaning, Refused, apply_case, is_zero, normal_form, sum_to_one
+from .probe import STYLES as _STYLES
 from .timelimit import run_in_workers
 
-SMALL_K = (2, 3, 4, 5, 6)  # instances tried when symbolic k is undecided
-PROBE_K = (2, 3, 5)  # class counts probed numerically
-PROBES_PER_K = 12  # at most this many index placements probed per k
-MAX_PLACEMENTS = 400  # give up enumerating placements beyond this (evidence drops to NUMERIC)
-DIGITS = 50  # working precision (decimal digits) of a probe
-TOLERANCE = mpmath.mpf("1e-30")  # relative disagreement that counts as a difference
+SMALL_K = (1, 2, 3, 4, 5, 6)  # instances tried when symbolic k is undecided (from the file's min)
 MAX_WORKERS = 4  # worker processes at most, whatever the machine
 STEPS_PER_WORKER = 4  # a worker's cold start costs about a step: fewer steps than this share one
 
@@ -50,23 +49,14 @@ class Evidence(enum.Enum):
 
     PROVED_ALL_K = "proved for all k"  # exact proof with k symbolic
     PROVED_FOR_K = "proved for the file's k"  # exact proof for the concrete k the file declares
-    PROVED_SMALL_K = "proved for k = 2..6"  # exact proof of every instance k = 2..6
+    PROVED_SMALL_K = "proved only for k <= 6"  # exact proof of every instance k = min..6, no more
     NUMERIC = "numeric only"  # high-precision probes agreed; no proof
-    FAILS = "fails"  # the two sides differ (a counterexample is attached)
-    UNVERIFIED = "unverified"  # neither proved nor refuted (time limit, SymPy gave up)
+    FAILS = "fails"  # the two sides surely differ (a certified counterexample is attached)
+    UNVERIFIED = "unverified"  # neither proved nor refuted (time limit, uncertain difference, refused)
 
     @property
     def proved(self) -> bool:
         return self in (Evidence.PROVED_ALL_K, Evidence.PROVED_FOR_K, Evidence.PROVED_SMALL_K)
-
-
-@dataclass(frozen=True)
-class Counterexample:
-    """Values at which the two sides of a step differ."""
-
-    values: dict[str, str]  # symbol name -> value, as printed text
-    lhs: str  # value of the previous expression there
-    rhs: str  # value of the step's expression there
 
 
 @dataclass(frozen=True)
@@ -82,11 +72,11 @@ class StepResult:
     counterexample: Counterexample | None = None  # present when evidence is FAILS
     feedback: Feedback | None = None  # for FAILS: how the sides differ, telling values (feedback.py)
 
-    def passes(self, allow_numeric: bool = False, all_k: bool = False) -> bool:
-        """Proved; or numeric only, when the user allowed numeric evidence to pass.
+    def passes(self, allow_numeric: bool = False, all_k: bool = True) -> bool:
+        """Proved for every k the file claims; or numeric only, when the user allowed it.
 
-        ``all_k`` refuses "proved for k = 2..6": a claim such as
-        ``(k-2)(k-3)(k-4)(k-5)(k-6) = 0`` holds at every one of those instances.
+        ``all_k=False`` lets "proved only for k <= 6" pass too, giving up every larger
+        k: a claim such as ``(k-2)(k-3)(k-4)(k-5)(k-6) = 0`` holds at each of those.
         """
         if all_k and self.evidence is Evidence.PROVED_SMALL_K:
             return False
@@ -100,7 +90,7 @@ class Report:
     derivation: Derivation  # what was checked
     steps: tuple[StepResult, ...]  # one per step of every chain
 
-    def passed(self, allow_numeric: bool = False, all_k: bool = False) -> bool:
+    def passed(self, allow_numeric: bool = False, all_k: bool = True) -> bool:
         """True when every step passes (see ``StepResult.passes``)."""
         return all(r.passes(allow_numeric, all_k) for r in self.steps)
 
@@ -111,7 +101,7 @@ class Report:
                 return chain.steps[result.index - 1].line
         return None
 
-    def as_dict(self, allow_numeric: bool = False, all_k: bool = False) -> dict:
+    def as_dict(self, allow_numeric: bool = False, all_k: bool = True) -> dict:
         """Plain data for JSON: the file, whether it passed, and one entry per step."""
         steps = []
         for r in self.steps:
@@ -128,7 +118,7 @@ class Report:
         return {"path": self.derivation.path, "title": self.derivation.title,
                 "passed": self.passed(allow_numeric, all_k), "steps": steps}
 
-    def first_failure(self, allow_numeric: bool = False, all_k: bool = False) -> StepResult | None:
+    def first_failure(self, allow_numeric: bool = False, all_k: bool = True) -> StepResult | None:
         """The first step that does not pass, or None."""
         return next((r for r in self.steps if not r.passes(allow_numeric, all_k)), None)
 
@@ -253,28 +243,42 @@ def verify_step(derivation: Derivation, lhs: sympy.Basic, rhs: sympy.Basic, case
                 *, seed: str = "0") -> tuple[Evidence, str, Counterexample | None]:
     """Decide ``lhs == rhs`` under the derivation's assumptions and ``case`` (no time limit)."""
     meaning = _meaning(derivation)
-    left = meaning.assume(meaning.of(lhs), case)
-    right = meaning.assume(meaning.of(rhs), case)
+    try:
+        left = meaning.assume(meaning.of(lhs), case)
+        right = meaning.assume(meaning.of(rhs), case)
+    except Refused as exc:
+        return Evidence.UNVERIFIED, str(exc), None
     condition = case.condition if case is not None else None
     inst = _Instances(meaning, left, right, condition)
 
-    # Probes first: a wrong step is usually refuted in milliseconds, with its counterexample.
+    # Probes first, in double precision: a wrong step is usually refuted in milliseconds.
     rng = random.Random(seed)
-    probes = inst.probe_plan(rng)
-    agreed = 0
-    for k, placement in probes:
-        verdict = inst.probe(k, placement, rng)
+    points = inst.points(rng)
+    agreed, doubts = 0, []
+    for k, placement, point in points:
+        verdict = inst.compare(k, placement, point, precise=False)
         if isinstance(verdict, Counterexample):
-            return Evidence.FAILS, f"differs at k = {k}", verdict
-        agreed += verdict
+            return Evidence.FAILS, f"differs at k = {k} (certified by interval arithmetic)", verdict
+        agreed += verdict == "agree"
+        if verdict.startswith("doubt"):
+            doubts.append(verdict)
+    if derivation.k is None and _proved_all_k(meaning, left, right, case):
+        return Evidence.PROVED_ALL_K, f"exact, symbolic k >= {_k_min(derivation)}; {agreed} probes agreed", None
+    if derivation.k is not None and inst.proved_at(derivation.k):
+        return Evidence.PROVED_FOR_K, f"exact, k = {derivation.k}, every index placement", None
+    # Not proved: look again at every point with 50 digits, certifying any difference, and
+    # at k not probed yet (a claim can vanish at every k of the first plan).
+    agreed, doubts = 0, []
     if derivation.k is None:
-        diff = normal_form(left - right, meaning.k, meaning.indices | shown_positions(left, right, meaning.k))
-        if case is not None:  # a sum's picked term can bring out a delta the case decides: KroneckerDelta(1, c)
-            diff = apply_case(diff, case.condition, meaning.indices)
-        diff = sum_to_one(diff, meaning.simplex_vectors(), meaning.k)
-        if is_zero(diff):
-            return Evidence.PROVED_ALL_K, f"exact, symbolic k; {agreed} probes agreed", None
-    ks = (derivation.k,) if derivation.k is not None else SMALL_K
+        points += inst.points(rng, [k for k in MORE_K + (rng.randint(12, 40),) if k >= inst.least_k])
+    for n, (k, placement, point) in enumerate(points):
+        verdict = inst.compare(k, placement, point, precise=True, deep=n < DEEP_PROBES)
+        if isinstance(verdict, Counterexample):
+            return Evidence.FAILS, f"differs at k = {k} (certified by interval arithmetic)", verdict
+        agreed += verdict == "agree"
+        if verdict.startswith("doubt"):
+            doubts.append(verdict)
+    ks = (derivation.k,) if derivation.k is not None else tuple(k for k in SMALL_K if k >= inst.least_k)
     unproved = []
     for k in ks:
         placements = inst.placements(k)
@@ -283,17 +287,45 @@ def verify_step(derivation: Derivation, lhs: sympy.Basic, rhs: sympy.Basic, case
             continue
         for placement in placements:
             if not is_zero(inst.instance(left, k, placement) - inst.instance(right, k, placement)):
-                verdict = inst.probe(k, placement, rng)
-                if isinstance(verdict, Counterexample):
-                    return Evidence.FAILS, f"differs at k = {k}", verdict
+                for point in (inst.point(k, placement, rng, style) for style in _STYLES):
+                    verdict = inst.compare(k, placement, point, precise=True)
+                    if isinstance(verdict, Counterexample):
+                        return Evidence.FAILS, f"differs at k = {k} (certified by interval arithmetic)", verdict
                 unproved.append(_describe(k, placement))
+    doubt = f"; {doubts[0][len('doubt: '):]}" if doubts else ""
+    if not ks:  # min >= 7: no instance up to 6 is claimed, so none is evidence
+        unproved.append(f"k = {inst.least_k} and above: no proof for symbolic k")
     if not unproved:
         if derivation.k is not None:
             return Evidence.PROVED_FOR_K, f"exact, k = {derivation.k}, every index placement", None
-        return Evidence.PROVED_SMALL_K, "symbolic k undecided; every instance k = 2..6 exact", None
+        return (Evidence.PROVED_SMALL_K, f"symbolic k undecided; every instance k = {ks[0]}..{ks[-1]} "
+                f"exact, no proof for larger k{doubt}", None)
+    if doubts:
+        return Evidence.UNVERIFIED, f"not proved at {unproved[0]}{doubt}", None
     if agreed:
         return Evidence.NUMERIC, f"{agreed} probes agreed; not proved at {unproved[0]}", None
     return Evidence.UNVERIFIED, f"not proved at {unproved[0]}; no probe could be evaluated", None
+
+
+def _k_min(derivation: Derivation) -> int:
+    return derivation.k_min
+
+
+def _proved_all_k(meaning: Meaning, left, right, case: Case | None) -> bool:
+    """Exact proof for every symbolic k >= the file's minimum.
+
+    k >= m is written k = K + m - 1 with K a positive integer, so that SymPy's
+    assumptions see the minimum (a sum over 3..k has k - 2 >= 0 terms once m >= 2).
+    """
+    k, m = meaning.k, _k_min(meaning.derivation)
+    diff = left - right
+    if m > 1:
+        shifted = sympy.Dummy("K", integer=True, positive=True) + (m - 1)
+        diff, k = diff.xreplace({k: shifted}), shifted
+    diff = normal_form(diff, k, meaning.indices | shown_positions(left, right, k))
+    if case is not None:  # a sum's picked term can bring out a delta the case decides: KroneckerDelta(1, c)
+        diff = apply_case(diff, case.condition, meaning.indices)
+    return is_zero(sum_to_one(diff, meaning.simplex_vectors(), k))
 
 
 def shown_positions(left, right, k) -> frozenset:
@@ -312,173 +344,3 @@ def shown_positions(left, right, k) -> frozenset:
         for entry in side.atoms(sympy.Indexed):
             found |= {x for x in entry.indices if x.is_Integer and x >= 1}
     return frozenset(found)
-
-
-def _describe(k: int, placement: dict) -> str:
-    return ", ".join([f"k = {k}"] + [f"{s} = {v}" for s, v in placement.items()])
-
-
-class _Instances:
-    """Concrete instances of one step: fixed k, fixed values of the free indices."""
-
-    def __init__(self, meaning: Meaning, left, right, condition):
-        self.meaning = meaning
-        self.left, self.right = left, right
-        self.condition = condition
-        free = (left.free_symbols | right.free_symbols) & meaning.indices
-        self.free = sorted(free, key=lambda s: s.name)
-        self.simplex = meaning.simplex_vectors()
-        symbols = meaning.derivation.symbols
-        self.vectors = {symbols[v]: symbols[v] for v in meaning.derivation.vectors
-                        if isinstance(symbols[v], sympy.IndexedBase) and v not in meaning.defs}
-        used = left.free_symbols | right.free_symbols
-        self.scalars = [o for o in symbols.values() if isinstance(o, sympy.Symbol)
-                        and o not in meaning.indices and o is not meaning.k and o in used]
-        self.used = {x.base for side in (left, right) for x in side.atoms(sympy.Indexed)}
-
-    def placements(self, k: int, limit: int = MAX_PLACEMENTS) -> list[dict] | None:
-        """Every placement of the free indices in 1..k that the case allows (None: too many)."""
-        if k ** len(self.free) > limit:
-            return None
-        out = []
-        for values in itertools.product(range(1, k + 1), repeat=len(self.free)):
-            placement = dict(zip(self.free, values))
-            if self.condition is not None:  # k too: Ne(i, k) excludes i = k
-                holds = self.condition.xreplace({**placement, self.meaning.k: sympy.Integer(k)})
-                if holds is sympy.false:
-                    continue
-            out.append(placement)
-        return out
-
-    def probe_plan(self, rng: random.Random) -> list[tuple[int, dict]]:
-        plan = []
-        concrete = self.meaning.derivation.k
-        for k in (concrete,) if concrete is not None else PROBE_K:
-            placements = self.placements(k) or []
-            if len(placements) > PROBES_PER_K:
-                placements = [placements[0], placements[-1]] + rng.sample(placements[1:-1], PROBES_PER_K - 2)
-            plan += [(k, p) for p in placements]
-        return plan
-
-    def instance(self, e, k: int, placement: dict):
-        e = _unroll(e.xreplace({self.meaning.k: sympy.Integer(k), **placement}))
-        for y in self.simplex:  # the last entry is whatever makes the vector sum to one
-            e = e.xreplace({y[k]: 1 - sympy.Add(*(y[n] for n in range(1, k)))})
-        return e
-
-    def probe(self, k: int, placement: dict, rng: random.Random) -> Counterexample | int:
-        """Compare both sides at two random points: moderate logits, and logits near +-500.
-
-        Returns a Counterexample, or the number of points where both sides could be
-        evaluated and agreed. A disagreement must survive a second evaluation at more
-        than twice the precision; round-off would shrink, a real difference does not.
-        """
-        agreed = 0
-        for large in (False, True):
-            point = self._point(k, placement, rng, large)
-            try:
-                a, b = point.value(self.left, DIGITS), point.value(self.right, DIGITS)
-                if not (_finite(a) and _finite(b)):
-                    continue
-                if _close(a, b):
-                    agreed += 1
-                    continue
-                fine = _finer_digits(point)
-                a2, b2 = point.value(self.left, fine), point.value(self.right, fine)
-            except (Unevaluable, ZeroDivisionError, OverflowError, ValueError):
-                continue
-            if _close(a2, b2) or abs(a2 - b2) < abs(a - b) * mpmath.mpf(10) ** -DIGITS:
-                agreed += 1
-                continue
-            shown = {"k": str(k), **{str(s): str(v) for s, v in placement.items()}}
-            for base, values in point.vectors.items():
-                if base in self.used:
-                    shown.update({f"{base}[{n}]": mpmath.nstr(v, 8) for n, v in enumerate(values, 1)})
-            shown.update({f"{b_}[{n}] (outside 1..k)": mpmath.nstr(v, 8)
-                          for (b_, n), v in point.extra_values.items()})
-            shown.update({str(s): mpmath.nstr(v, 8) for s, v in point.scalars.items()})
-            return Counterexample(values=shown, lhs=_show(a2), rhs=_show(b2))
-        return agreed
-
-    def _point(self, k: int, placement: dict, rng: random.Random, large: bool) -> Point:
-        offset = rng.choice((-1, 1)) * rng.randint(300, 700) if large else 0
-
-        def draw(base):
-            if base in self.simplex:
-                # Dyadic entries (n / 2^e) are exact in binary at any precision, so the
-                # last entry 1 - sum(others) makes the sum exactly 1. With n / (100 k) the
-                # sum was off by about 1e-50 at every precision, and a true step that
-                # multiplies by sum(y) was reported as failing.
-                return mpmath.ldexp(rng.randint(1, 99), -(7 + k.bit_length()))
-            if base.assumptions0.get("positive") or base.assumptions0.get("nonnegative"):
-                return mpmath.mpf(rng.randint(1, 5000)) / 1000
-            return offset + mpmath.mpf(rng.randint(-3000, 3000)) / 1000
-
-        vectors = {}
-        for base in self.vectors:
-            values = [draw(base) for _ in range(k)]
-            if base in self.simplex:
-                values[-1] = 1 - mpmath.fsum(values[:-1])
-            vectors[base] = values
-        extra_values: dict = {}
-
-        def extra(base, n):  # entries outside 1..k, reached by an index that is off by one
-            if base not in vectors:
-                raise Unevaluable(f"no values for {base}")
-            return extra_values.setdefault((base, n), draw(base))
-
-        scalars = {s: mpmath.mpf(rng.randint(1 if s.is_nonnegative else -5000, 5000)) / 1000
-                   for s in self.scalars}  # a scalar declared real takes negative values too
-        point = Point({self.meaning.k: k, **placement}, vectors, scalars, extra)
-        point.extra_values = extra_values
-        return point
-
-
-def _unroll(e):
-    """Write out sums with integer limits as additions.
-
-    Much faster than ``Sum.doit``, which tries closed forms and delta summation on
-    every term; here every index is a number, so plain substitution is exact.
-    """
-    if e.is_Atom or not e.args:
-        return e
-    if isinstance(e, sympy.Indexed):
-        return e.base[tuple(_unroll(a) for a in e.indices)]
-    if isinstance(e, sympy.Sum):
-        body = _unroll(e.function)
-        for var, low, high in e.limits:
-            low, high = _unroll(low), _unroll(high)
-            if not (low.is_Integer and high.is_Integer and high - low < 10_000):
-                return sympy.Sum(body, *e.limits)
-            body = sympy.Add(*(body.xreplace({var: n}) for n in range(int(low), int(high) + 1)))
-        return body
-    return e.func(*(_unroll(a) for a in e.args))
-
-
-def _show(x) -> str:
-    """12 significant digits; a Python int (an exact integer value) would print every digit."""
-    return mpmath.nstr(mpmath.mpmathify(x), 12)
-
-
-def _finite(x) -> bool:
-    return isinstance(x, int) or mpmath.isfinite(x)
-
-
-def _finer_digits(point: Point) -> int:
-    """Digits for the second evaluation of a disagreeing probe.
-
-    Round-off is relative to the largest intermediate value: at z near 375,
-    (exp(z) + 1) exp(-z) - 1 needs 163 digits before the 1 is seen at all, and at
-    a fixed 110 digits a true step looked false. So the second evaluation adds the
-    digits of the largest magnitude the first one met (``Point.peak``), or of
-    exp(2 max|value|) if that is larger, to twice the first's.
-    """
-    values = [abs(v) for vs in point.vectors.values() for v in vs]
-    values += [abs(v) for v in point.scalars.values()] + [abs(v) for v in point.extra_values.values()]
-    from_inputs = 2 * max(values, default=0) / math.log(10)
-    from_peak = float(mpmath.log10(point.peak)) if point.peak > 1 else 0.0
-    return 2 * DIGITS + 10 + int(max(from_inputs, from_peak)) + 1
-
-
-def _close(a, b) -> bool:
-    return abs(a - b) <= TOLERANCE * max(abs(a), abs(b))
