@@ -112,7 +112,7 @@ def test_junit_is_valid_with_a_test_per_step_and_the_feedback_as_failure_message
     failure = wrong[2].find("failure")
     assert failure.get("type") == "fails"
     assert failure.get("message") == "fails: this step has the term 2*s[i]**2 too many (previous = this step - 2*s[i]**2)"
-    assert "s[i] = 0.182426" in failure.text  # the defined quantity's value at the shown point
+    assert "at k = 3, i = 1, z[1] = 0.5, z[2] = 2.0, z[3] = -1.0, s[i] = 0.17529" in failure.text  # s_i there
     assert wrong[3].find("failure").get("message").startswith("no chain whose steps all pass")
     bad = suites[str(GRADE / "malformed.toml")]
     assert bad[0].find("error").get("message").endswith(

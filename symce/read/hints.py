@@ -11,7 +11,7 @@ from collections.abc import Mapping
 
 import sympy
 
-__all__ = ["ASCII_FOR", "located", "name_hint", "with_column"]
+__all__ = ["ASCII_FOR", "located", "name_hint", "spot", "with_column"]
 
 
 def located(at: tuple[int, int], column: int | None) -> str:
@@ -26,6 +26,20 @@ def located(at: tuple[int, int], column: int | None) -> str:
     if not start:
         return f"line {line}"
     return f"line {line}, column {start + (column or 1) - 1}"
+
+
+def spot(lines: list[str], text: str, line: int = 0) -> tuple[int, int] | None:
+    """(line, column) where ``text`` first stands in ``lines`` from line ``line`` on; None if nowhere.
+
+    Column 0: the line is known but the text is written there otherwise (with escapes).
+
+    >>> spot(['a = "x"', 'b = "y + 1"'], "y + 1")
+    (2, 6)
+    """
+    for n in range(max(0, line - 1), len(lines)):
+        if text and text in lines[n]:
+            return n + 1, lines[n].index(text) + 1
+    return (line, 0) if line else None
 
 
 def with_column(exc: Exception, column: int | None) -> Exception:

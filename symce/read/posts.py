@@ -32,8 +32,14 @@ def read_paragraphs(text: str, names: Mapping[str, sympy.Basic], where: str,
     return tuple(read_prose(p, names, where=where, at=locate(p.split("\n")[0])) for p in paragraphs)
 
 
+def read_prose_around(chain: dict, names: Mapping[str, sympy.Basic], where: str, locate) -> dict:
+    """A chain table's ``text`` and ``text_after``, as the ``Chain`` fields of the same names."""
+    return {key: read_paragraphs(chain.get(key, ""), names, f"{where}.{key}", locate)
+            for key in ("text", "text_after")}
+
+
 def read_goal(text: str, names: Mapping[str, sympy.Basic], where: str,
-              at: tuple[int, int] | None = None) -> sympy.Basic:
+              locate: Callable[[str], tuple[int, int] | None] = lambda _: None) -> sympy.Basic:
     """``"Derivative(L, z[i]) = s[i] - y[i]"`` as ``Eq(lhs, rhs)``, unevaluated.
 
     >>> read_goal("1 + 1", {}, "f.toml, goal")
@@ -44,7 +50,7 @@ def read_goal(text: str, names: Mapping[str, sympy.Basic], where: str,
     relation = _top_level_relation(text, where)
     if relation is None or relation[1] != "=":
         raise DerivationFormatError(f"{where}: expected an equation 'lhs = rhs', found {quoted(text)}")
-    split = relation[0]
+    split, at = relation[0], locate(text)
     right_at = None if at is None else (at[0], at[1] and at[1] + split + 1)
     lhs = read_expression(text[:split], names, where=f"{where} (left side)", at=at)
     rhs = read_expression(text[split + 1:], names, where=f"{where} (right side)", at=right_at)

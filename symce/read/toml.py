@@ -41,7 +41,8 @@ import sympy
 from ..model.derivation import Assumption, Case, Chain, Definition, Derivation, Notation, Step, free_indices, whole_vector
 from ..errors import DerivationFormatError, UnsafeExpressionError
 from .expr import FUNCTIONS, RELATIONS, quoted, read_expression, read_prose
-from .posts import read_goal, read_paragraphs
+from .hints import spot
+from .posts import read_goal, read_prose_around
 
 MAX_FILE_BYTES = 1_000_000  # a derivation is a few KB; a megabyte is already absurd
 MAX_STEPS = 500  # over all chains
@@ -140,6 +141,7 @@ class _Loader:
     def __init__(self, path: str, text: str):
         self.path = path
         self.lines = text.splitlines()
+        self.spot = lambda text, line=0: spot(self.lines, text, line)  # (line, column) of text, for messages
         self.names: dict[str, sympy.Basic] = {}
         self.indices: list[sympy.Symbol] = []
         self.vectors: list[str] = []  # declared and defined
@@ -197,15 +199,6 @@ class _Loader:
         """A reason or title: text with math between backticks, read like any expression."""
         return read_prose(text, self.names, where=f"{self.path}, {where}", at=self.spot(text, line))
 
-    def spot(self, text: str, line: int = 0) -> tuple[int, int] | None:
-        """(line, column) where ``text`` stands in the file, searching from ``line``; None if not found.
-
-        Column 0: the line is known but the text is written there with escapes.
-        """
-        found = self.line_of(text, max(0, line - 1)) if text else 0
-        if not found:
-            return (line, 0) if line else None
-        return found, self.lines[found - 1].index(text) + 1
 
     # --- sections -----------------------------------------------------------
 
@@ -231,8 +224,7 @@ class _Loader:
             chains=chains,
             notation=self.notation(data.get("notation", {})),
             date=data["date"].isoformat() if "date" in data else None,
-            goal=read_goal(data["goal"], self.names, f"{self.path}, goal", self.spot(data["goal"]))
-            if "goal" in data else None,
+            goal=read_goal(data["goal"], self.names, f"{self.path}, goal", self.spot) if "goal" in data else None,
         )
 
     def declare(self, name: str, where: str, obj: sympy.Basic) -> None:
@@ -465,10 +457,7 @@ class _Loader:
             out.append(Chain(name=name, title=title, start=start,
                              start_source=chain["start"], steps=tuple(steps), case=case,
                              title_parts=self.prose(title, f"{where}.title"), vector_index=vector,
-                             text=read_paragraphs(chain.get("text", ""), self.names, f"{self.path}, {where}.text",
-                                                  self.spot),
-                             text_after=read_paragraphs(chain.get("text_after", ""), self.names,
-                                                        f"{self.path}, {where}.text_after", self.spot)))
+                             **read_prose_around(chain, self.names, f"{self.path}, {where}", self.spot)))
         return tuple(out)
 
     def vector(self, text: str, where: str, start: sympy.Basic, case: Case | None) -> sympy.Symbol:

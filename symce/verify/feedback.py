@@ -338,6 +338,8 @@ def _visible_point(meaning, left, right, lhs, rhs, counterexample):
         k = int(counterexample.get("k", meaning.derivation.k or 3))
     except ValueError:
         return None
+    # k = 1 makes every s_i 1: three classes show values better, unless the error needs this k
+    ks = [max(k, 3), k] if meaning.derivation.k is None and k < 3 else [k]
     placement = {}
     for s in (left.free_symbols | right.free_symbols) & meaning.indices:
         if str(s) in counterexample:
@@ -345,7 +347,7 @@ def _visible_point(meaning, left, right, lhs, rhs, counterexample):
                 placement[s] = int(counterexample[str(s)])
             except ValueError:
                 return None
-    for shift in range(3):  # a few spreads; the first where the sides visibly differ is kept
+    for k, shift in ((k, shift) for k in ks for shift in range(3)):  # the first that shows it
         point, shown = _point(meaning, k, placement, shift)
         try:
             a, b = point.value(left, DIGITS), point.value(right, DIGITS)
