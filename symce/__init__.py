@@ -31,7 +31,7 @@ _LAZY = {
     "Evidence": "verify.steps",
     "render": "typeset.document", "render_latex": "typeset.document",
     "render_document": "typeset.document", "render_markdown": "typeset.document",
-    "UnverifiedStepError": "typeset.document", "latex_expr": "typeset.printer",
+    "UnverifiedStepError": "typeset.document", "latex_expr": "typeset.notation",
     "numeric_check": "export.numeric", "NumericCheck": "export.numeric",
     "lambdified": "export.numeric",
     "stable_forms": "export.stable", "StableForms": "export.stable",

@@ -12,11 +12,11 @@ ended; a reader that goes away (``symce check F | head -1``) ends it quietly wit
 from __future__ import annotations
 
 import argparse
-import os
 import signal
 import sys
 
 from .errors import ProofError, SymceError
+from .process import Terminated, hold_stdio, on_signals, pipe_closed, say, shown
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
 EXIT_SIGNAL_BASE, EXIT_PIPE = 128, 141  # 128 + signal number; 141 = 128 + SIGPIPE
@@ -162,6 +162,14 @@ def _add_check(sub) -> None:
     p.add_argument("--memory", type=float, default=None, metavar="MB",
                    help="memory a step's worker may add to symce's own; a step that needs more is "
                         "unverified (default: 2048)")
+    p.add_argument("--format", choices=("text", "json", "junit", "gradescope"), default="text",
+                   help="text (default), json (as --json), junit (JUnit XML, a test per step) or "
+                        "gradescope (results.json); junit and gradescope check the files in parallel")
+    p.add_argument("-o", "--output", metavar="FILE", help="write the report here (atomically) instead of stdout")
+    p.add_argument("--jobs", type=int, metavar="N", help="files checked at once by the local process pool "
+                   "(junit, gradescope; default: the number of CPUs)")
+    p.add_argument("--scheduler", metavar="ADDRESS",
+                   help="send the files to this Dask scheduler instead (needs the 'dask' extra)")
     p.set_defaults(run=_run_check)
 
 
@@ -175,7 +183,8 @@ def _run_check(args) -> int:
     import json
 
     from .errors import UsageError
-    from .read.toml import derivation_paths, load_derivation
+    from .read.files import derivation_paths
+    from .read.toml import load_derivation
     from .verify.steps import check
 
     if not args.timeout > 0:
@@ -183,6 +192,8 @@ def _run_check(args) -> int:
     if not args.timeout <= MAX_TIMEOUT:
         raise UsageError(f"--timeout: expected at most {MAX_TIMEOUT:g} seconds, found {args.timeout:g}")
     memory = _memory_mb(args.memory)
+    if args.format in ("junit", "gradescope") or args.scheduler is not None:
+        return _run_grade(args)
     paths = derivation_paths(args.paths)
     load = load_derivation
     if args.declarations is not None or not all(p.lower().endswith(".toml") for p in paths):
@@ -191,25 +202,31 @@ def _run_check(args) -> int:
         def load(path):
             return load_any(path, args.declarations)
     derivations = [load(p) for p in paths]  # all parsed before any is checked
+    reads = [*paths, *([args.declarations] if args.declarations else [])]
+    target = None if args.output is None else _target(args.output, reads)
     reports = [check(d, timeout=args.timeout, memory_mb=memory) for d in derivations]
     rule = {"allow_numeric": args.allow_numeric, "all_k": not args.small_k}
-    passed = all(r.passed(**rule) for r in reports)
-    if args.json:
-        files = [{**r.as_dict(**rule), "notes": list(r.derivation.notes)} for r in reports]
+    goals = [_goal(r, rule) for r in reports]
+    passed = all(r.passed(**rule) for r in reports) and all(g is None or g.reached for g in goals)
+    if args.json or args.format == "json":
+        files = [{**r.as_dict(**rule), "notes": list(r.derivation.notes), "goal": None if g is None else g.as_dict()}
+                 for r, g in zip(reports, goals)]
         for data, report in zip(files, reports):
             for step, r in zip(data["steps"], report.steps):
                 step["line"] = _step_line(report, r, rule)
         doc = {"passed": passed, **rule, "files": files}
-        print(json.dumps(doc, indent=2))
+        _emit(json.dumps(doc, indent=2) + "\n", args.output, target)
         return EXIT_OK if passed else EXIT_FAILED
+    if target is not None:
+        raise UsageError("-o: the text report is printed; write a file with --format json, junit or gradescope")
     for report in reports:
-        print(_shown(f"{report.derivation.path}: {report.derivation.title}"))
+        print(shown(f"{report.derivation.path}: {report.derivation.title}"))
         for note in report.derivation.notes:  # what a notes reader inferred (cases from prose, entries)
-            print(_shown(f"  note {note}"))
+            print(shown(f"  note {note}"))
         for r in report.steps:
             line = _step_line(report, r, rule)
             reason = " ".join(r.reason.split())
-            print(_shown(f"  {'ok  ' if r.passes(**rule) else 'FAIL'} {r.chain} step {r.index}: {r.evidence_text}"
+            print(shown(f"  {'ok  ' if r.passes(**rule) else 'FAIL'} {r.chain} step {r.index}: {r.evidence_text}"
                          f" ({r.seconds:.2f} s{f'; line {line}' if line else ''})" + (f" -- {reason}" if reason else "")))
     for report in reports:
         bad = report.first_failure(**rule)
@@ -217,7 +234,7 @@ def _run_check(args) -> int:
             continue
         line = _step_line(report, bad, rule)
         at = f"{report.derivation.path}, chain {bad.chain!r}, step {bad.index}" + (f" (line {line})" if line else "")
-        print(_shown(f"first failing step: {at}: {bad.evidence_text}" + (f" ({bad.detail})" if bad.detail else "")))
+        print(shown(f"first failing step: {at}: {bad.evidence_text}" + (f" ({bad.detail})" if bad.detail else "")))
         if bad.counterexample is not None:
             cx = bad.counterexample
             print("  counterexample: " + ", ".join(f"{k} = {v}" for k, v in cx.values.items()))
@@ -225,7 +242,13 @@ def _run_check(args) -> int:
             print(f"  this step's expression = {cx.rhs}")
             if cx.difference:
                 print(f"  difference (certified by interval arithmetic) = {cx.difference}")
+        if bad.feedback is not None:
+            print("\n".join("  " + line for line in bad.feedback.text().splitlines()))
         break
+    for report, goal in zip(reports, goals):
+        if goal is not None:
+            print(f"goal of {report.derivation.path}: {goal.goal}: "
+                  f"{'reached' if goal.reached else 'NOT reached'} ({goal.detail})")
     n = sum(len(r.steps) for r in reports)
     good = sum(s.passes(**rule) for r in reports for s in r.steps)
     small = sum(s.passes(**rule) and s.evidence.name == "PROVED_SMALL_K" for r in reports for s in r.steps)
@@ -244,6 +267,70 @@ def _memory_mb(value: float | None) -> float:
     if not 64 <= value <= 1 << 20:  # below 64 MB SymPy cannot even start a step
         raise UsageError(f"--memory: expected 64 to {1 << 20} megabytes, found {value:g}")
     return value
+
+
+def _goal(report, rule):
+    from .verify.goal import check_goal
+
+    return check_goal(report, **rule)
+
+
+def _target(path: str, reads) -> str:
+    from .output import output_target
+
+    return output_target(path, reads=reads)
+
+
+def _emit(text: str, path: str | None, target: str | None) -> None:
+    from .output import write_output
+
+    if target is None:
+        sys.stdout.write(text)
+    else:
+        write_output(path, target, text)
+
+
+def _run_grade(args) -> int:
+    """junit / gradescope (or any format with --scheduler): one task per file on an executor."""
+    from .errors import UsageError
+    from .grade import grade, gradescope_json, junit_xml, passed
+    from .read.files import derivation_paths
+
+    if args.format not in ("junit", "gradescope"):
+        raise UsageError(f"--scheduler: expected --format junit or gradescope, found {args.format!r}")
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError(f"--jobs: expected a positive number of processes, found {args.jobs}")
+    reads = [*derivation_paths(args.paths), *([args.declarations] if args.declarations else [])]
+    target = None if args.output is None else _target(args.output, reads)
+    rule = {"timeout": args.timeout, "memory_mb": _memory_mb(args.memory), "allow_numeric": args.allow_numeric,
+            "all_k": not args.small_k, "declarations": args.declarations}
+    if args.scheduler is None:
+        results = grade(args.paths, workers=args.jobs, **rule)
+    else:
+        client = _dask_client(args.scheduler)
+        try:
+            results = grade(args.paths, executor=client.get_executor(), **rule)
+        finally:
+            client.close()
+    text = junit_xml(results) if args.format == "junit" else gradescope_json(results)
+    _emit(text, args.output, target)
+    good = sum(passed(r) for r in results)
+    print(f"symce: {good} of {len(results)} file{'s' if len(results) != 1 else ''} hold"
+          + (f"; report in {args.output}" if args.output else ""), file=sys.stderr)
+    return EXIT_OK if good == len(results) else EXIT_FAILED
+
+
+def _dask_client(address: str):
+    from .errors import UsageError
+
+    try:
+        from dask.distributed import Client
+    except ImportError:
+        raise UsageError("--scheduler needs Dask: pip install 'symce[dask]'") from None
+    try:
+        return Client(address, timeout=30)
+    except (OSError, TimeoutError, ValueError) as exc:
+        raise UsageError(f"--scheduler {address}: cannot reach the Dask scheduler ({exc})") from None
 
 
 def _step_line(report, result, rule: dict) -> int | None:
@@ -278,6 +365,13 @@ def _add_latex(sub) -> None:
     p.add_argument("--allow-unverified", action="store_true",
                    help="typeset steps that did not pass, marked (unverified)")
     _add_small_k(p)
+    p.add_argument("--numbered", action="store_true", help="number every step's equation")
+    p.add_argument("--paper", choices=("letter", "a4"), default="letter",
+                   help="paper size of a --standalone document (default: letter)")
+    p.add_argument("--front-matter", action="store_true",
+                   help="md: start with Jekyll front matter (title, layout, the file's date)")
+    p.add_argument("--layout", choices=("columns", "stacked"), default="columns",
+                   help="md: reasons beside their steps (default), or stacked under them for narrow screens")
     p.set_defaults(run=_run_latex)
 
 
@@ -287,13 +381,16 @@ def _run_latex(args) -> int:
     from .output import output_target, write_output
     from .verify.steps import check
 
-    check_options(args.format, args.standalone)  # refuse bad options before the slow check
+    options = {"numbered": args.numbered, "paper": args.paper, "front_matter": args.front_matter,
+               "layout": args.layout}
+    check_options(args.format, args.standalone, paper=args.paper, front_matter=args.front_matter,
+                  layout=args.layout)  # refuse bad options before the slow check
     reads = [args.path] + ([args.declarations] if args.declarations else [])
     target = None if args.output is None else output_target(args.output, reads=reads)
     report = check(load_any(args.path, args.declarations))  # checked once; the renderer reads this report
     # A step that did not pass raises UnverifiedStepError, a ProofError: main() exits 1.
     text = render(report, format=args.format, standalone=args.standalone,
-                  allow_unverified=args.allow_unverified, all_k=not args.small_k)
+                  allow_unverified=args.allow_unverified, all_k=not args.small_k, **options)
     if target is None:
         sys.stdout.write(text)
     else:
@@ -358,88 +455,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-class Terminated(BaseException):
-    """SIGTERM or SIGHUP reached symce: unwind (workers are killed on the way) and exit 128 + n."""
-
-    def __init__(self, signum: int):
-        super().__init__(signum)
-        self.signum = signum
-
-
-def _terminate(signum, frame):  # noqa: ARG001 - the signal module's handler signature
-    raise Terminated(signum)
-
-
-def _on_signals() -> dict:
-    """Install the SIGTERM/SIGHUP handlers (main thread only); returns the ones replaced."""
-    previous = {}
-    for name in ("SIGTERM", "SIGHUP"):
-        sig = getattr(signal, name, None)
-        if sig is None:
-            continue
-        try:
-            previous[sig] = signal.signal(sig, _terminate)
-        except ValueError:  # not the main thread: the default action stays
-            pass
-    return previous
-
-
-def _shown(text: str) -> str:
-    r"""``text`` on one line and inert on a terminal: a newline, an escape sequence or a
-    bidirectional override (in a file name, say) is shown as its Python escape.
-
-    >>> _shown("bad\nname\x1b[31m.toml")
-    'bad\\nname\\x1b[31m.toml'
-    """
-    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
-
-
-def _say(message: str) -> None:
-    """One line on stderr; a stderr that is gone must not turn a verdict into a traceback."""
-    try:
-        print(_shown(message), file=sys.stderr, flush=True)
-    except (OSError, ValueError, AttributeError):
-        pass
-
-
-def _stdio() -> None:
-    """Descriptors 0-2 closed by the caller (``symce check F >&-``): hold them with /dev/null.
-
-    Otherwise the next file opened takes the number 1, and a forked worker's pipe or
-    the file being written could receive what was meant for stdout. Python has then
-    set ``sys.stdout`` to None: output goes nowhere, as with ``>/dev/null``.
-    """
-    for fd in (0, 1, 2):
-        try:
-            os.fstat(fd)
-        except OSError:
-            null = os.open(os.devnull, os.O_RDWR)
-            if null != fd:
-                os.dup2(null, fd)
-                os.close(null)
-    for name in ("stdout", "stderr"):
-        if getattr(sys, name) is None:
-            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))
-
-
-def _pipe_closed() -> int:
-    """The reader of stdout went away: stop quietly, as a program killed by SIGPIPE would."""
-    try:
-        null = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(null, sys.stdout.fileno())  # the flush at exit must not fail again
-        os.close(null)
-    except (OSError, ValueError, AttributeError):
-        pass
-    return EXIT_PIPE
-
-
 def main(argv: list[str] | None = None) -> int:
     """Run one symce command; returns the exit code (the console script exits with it)."""
-    _stdio()
+    hold_stdio()
     try:
         return _main(argv)
     except BrokenPipeError:
-        return _pipe_closed()
+        return pipe_closed(EXIT_PIPE)
 
 
 def _main(argv: list[str] | None) -> int:
@@ -448,27 +470,27 @@ def _main(argv: list[str] | None) -> int:
     except SystemExit:
         sys.stdout.flush()  # --help into a closed pipe is a broken pipe, not a traceback
         raise
-    previous = _on_signals()
+    previous = on_signals()
     try:
         code = args.run(args)
         sys.stdout.flush()
         return code
     except ProofError as exc:  # a claim that does not hold is not bad input
-        _say(f"symce: {exc}")
+        say(f"symce: {exc}")
         return EXIT_FAILED
     except SymceError as exc:
-        _say(f"symce: error: {exc}")
+        say(f"symce: error: {exc}")
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
-        _say("symce: interrupted")
+        say("symce: interrupted")
         return EXIT_SIGNAL_BASE + signal.SIGINT
     except Terminated as exc:
-        _say(f"symce: terminated by {signal.Signals(exc.signum).name}")
+        say(f"symce: terminated by {signal.Signals(exc.signum).name}")
         return EXIT_SIGNAL_BASE + exc.signum
     except BrokenPipeError:
         raise
     except Exception as exc:  # noqa: BLE001 - the last resort: symce's bug, said to be one
-        _say(f"symce: internal error (a bug in symce, not in the input; please report it): "
+        say(f"symce: internal error (a bug in symce, not in the input; please report it): "
              f"{type(exc).__name__}: {exc}")
         return EXIT_INTERNAL
     finally:

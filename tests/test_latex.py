@@ -29,7 +29,8 @@ from symce.typeset.document import (
     render_latex,
     render_markdown,
 )
-from symce.typeset.printer import NotesPrinter, latex_expr
+from symce.typeset.notation import latex_expr
+from symce.typeset.printer import NotesPrinter
 from symce.typeset.prose import escape_text
 from symce.verify.steps import Evidence, Report, StepResult
 
@@ -153,9 +154,10 @@ def test_products_written_by_hand_keep_their_fractions():
     assert tex(split) == (
         r"\frac{e^{\mathbf{z}_c}}{\sum_{j} e^{\mathbf{z}_j}} "
         r"\frac{\sum_{j} e^{\mathbf{z}_j} - e^{\mathbf{z}_c}}{\sum_{j} e^{\mathbf{z}_j}}")
-    # -1/s[c] * Derivative(...) as the parser builds it: ((-1) / s_c) * D
+    # -1/s[c] * Derivative(...) as the parser builds it: ((-1) / s_c) * D; the minus leads, as
+    # in a reason that quotes it (issue 14: it was \frac{-1}{s_c} here, -\frac{1}{s_c} there)
     outer = sympy.Mul(sympy.Mul(-1, 1 / s[c], evaluate=False), sympy.Derivative(s[c], z[i]), evaluate=False)
-    assert tex(outer) == r"\frac{-1}{\mathbf{s}_c} \frac{\partial \mathbf{s}_c}{\partial \mathbf{z}_i}"
+    assert tex(outer) == r"- \frac{1}{\mathbf{s}_c} \frac{\partial \mathbf{s}_c}{\partial \mathbf{z}_i}"
 
 
 def test_factor_order_and_light_parentheses():
@@ -209,7 +211,7 @@ def small_derivation(reason: str = "definition of s_c", title: str = "Own logit"
     chain = Chain(
         name="own", title=title, start=sympy.Derivative(s[c], z[i]), start_source="",
         steps=(Step(sympy.Derivative(sympy.exp(z[c]) / NORM, z[i]), reason, ""),
-               Step(s[c] * (1 - s[c]), "quotient rule", "")),
+               Step(sympy.Mul(s[c], 1 - s[c], evaluate=False), "quotient rule", "")),  # as parsed
         case=case)
     return Derivation(path="own.toml", title="Softmax {{gradient}} 100%", k=None, symbols={"k": k},
                       vectors=("z", "s"), indices=(i, j, c), definitions=(SOFTMAX,),
@@ -230,24 +232,28 @@ def test_a_chain_is_an_align_block_with_reasons_beside():
         "\\noindent\\textit{Case $i = c$.}\n\n"
         "\\begin{align*}\n"
         "    \\frac{\\partial \\mathbf{s}_c}{\\partial \\mathbf{z}_i} &= \\frac{\\partial}{\\partial \\mathbf{z}_i} "
-        "\\frac{e^{\\mathbf{z}_c}}{\\sum_{j} e^{\\mathbf{z}_j}} && \\text{definition of s\\_c} \\\\\n"
-        "    &= \\mathbf{s}_c (1 - \\mathbf{s}_c) && \\text{quotient rule}\n"
+        "\\frac{e^{\\mathbf{z}_c}}{\\sum_{j} e^{\\mathbf{z}_j}} && \\parbox[t]{0.36\\linewidth}{\\raggedright "
+        "definition of s\\_c\\strut} \\\\\n"
+        "    &= \\mathbf{s}_c (1 - \\mathbf{s}_c) && \\parbox[t]{0.36\\linewidth}{\\raggedright quotient rule\\strut}\n"
         "\\end{align*}\n") in out
 
 
-def test_long_reasons_wrap_into_a_top_aligned_array():
+def test_long_reasons_are_wrapped_by_tex_and_top_aligned_in_mathjax():
     long = "the numerator does not contain z_i, so only the denominator's derivative contributes"
     out = render_latex(proved(small_derivation(reason=long)))
-    assert (r"&& \begin{array}[t]{@{}l@{}} \text{the numerator does not contain z\_i,} \\ "
-            r"\text{so only the denominator's derivative} \\ \text{contributes} \end{array}") in out
-    assert r"\begin{array}{l} \text{the numerator" in render_markdown(proved(small_derivation(reason=long)))
+    # TeX fills and breaks the lines of a top-aligned box (issue 14: no lone words on a line)
+    assert (r"&& \parbox[t]{0.36\linewidth}{\raggedright the numerator does not contain z\_i, "
+            r"so only the denominator's derivative contributes\strut} \\") in out
+    md = render_markdown(proved(small_derivation(reason=long)))
+    assert (r"&& \begin{array}[t]{l} \text{the numerator does not contain z_i,} \\ "
+            r"\text{so only the denominator's derivative} \\ \text{contributes} \end{array}") in md
 
 
 def test_titles_and_reasons_are_escaped_in_the_output():
     out = render_document(proved(small_derivation(reason="50% & #1", title="s_c ~ e^z")))
     assert r"\section*{Softmax \{\{gradient\}\} 100\%}" in out
     assert r"\subsection*{s\_c \textasciitilde{} e\textasciicircum{}z}" in out
-    assert r"\text{50\% \& \#1}" in out
+    assert r"\parbox[t]{0.36\linewidth}{\raggedright 50\% \& \#1\strut}" in out
 
 
 def test_markdown_has_blank_lines_around_every_display_block():
@@ -284,7 +290,8 @@ def test_numeric_only_is_not_verified():
 @pytest.mark.parametrize("fmt", ["tex", "md"])
 def test_allow_unverified_marks_the_step_and_adds_a_note(fmt):
     out = render(proved(small_derivation(), own_2=Evidence.UNVERIFIED), format=fmt, allow_unverified=True)
-    assert r"&& \text{quotient rule} \quad \textbf{(unverified)}" in out
+    assert (r"&& \parbox[t]{0.36\linewidth}{\raggedright quotient rule \quad \textbf{(unverified)}\strut}" if fmt == "tex"
+            else r"&& \text{quotient rule} \quad \textbf{(unverified)}") in out
     assert out.count(r"\textbf{(unverified)}") == 1
     assert "Step 2 (quotient rule) is not verified; its evidence: unverified." in out
 
@@ -327,10 +334,10 @@ def vector_derivation(last=None, onehot: bool = True, k_value=None) -> Derivatio
 def test_vector_chain_ends_with_the_whole_row_vector():
     out = render_latex(proved(vector_derivation()))
     assert out.endswith(
-        "    &= \\mathbf{s}_i - \\mathbf{y}_i && \\text{one-hot} \\\\\n"
+        "    &= \\mathbf{s}_i - \\mathbf{y}_i && \\parbox[t]{0.36\\linewidth}{\\raggedright one-hot\\strut} \\\\\n"
         "    \\frac{\\partial L}{\\partial \\mathbf{z}} &= \\begin{bmatrix} \\mathbf{s}_1 & \\cdots & "
         "\\mathbf{s}_c - 1 & \\cdots & \\mathbf{s}_k \\end{bmatrix} "
-        "&& \\text{entries } i = 1 \\text{, } c \\text{, } k \\text{, for } 1 < c < k\n"
+        "&& \\parbox[t]{0.36\\linewidth}{\\raggedright entries $i = 1$, $c$, $k$, for $1 < c < k$\\strut}\n"
         "\\end{align*}\n")
 
 
@@ -342,13 +349,13 @@ def test_vector_entries_are_computed_not_copied():
     # Entry i of 2 s_i: no class singled out, entries 1 and k only.
     row = render_latex(proved(vector_derivation(onehot=False, last=2 * s[i])))
     assert (r"&= \begin{bmatrix} 2 \mathbf{s}_1 & \cdots & 2 \mathbf{s}_k \end{bmatrix} "
-            r"&& \text{entries } i = 1 \text{ and } k" + "\n") in row
+            r"&& \parbox[t]{0.36\linewidth}{\raggedright entries $i = 1$ and $k$\strut}" + "\n") in row
 
 
 def test_vector_of_three_classes_lists_every_entry():
     out = render_latex(proved(vector_derivation(k_value=3)))
     assert (r"&= \begin{bmatrix} \mathbf{s}_1 & \mathbf{s}_c - 1 & \mathbf{s}_3 \end{bmatrix} "
-            r"&& \text{entries } i = 1 \text{, } c \text{, } 3 \text{, for } 1 < c < 3") in out
+            r"&& \parbox[t]{0.36\linewidth}{\raggedright entries $i = 1$, $c$, $3$, for $1 < c < 3$\strut}") in out
 
 
 def test_vector_row_of_an_unverified_chain_is_marked_too():
@@ -604,3 +611,97 @@ def test_markdown_typesets_in_mathjax_as_written(path):
                          capture_output=True, text=True, env={**os.environ, "NODE_PATH": node_path}, check=True)
     problems = [(b, p) for b, p in zip(blocks, json.loads(run.stdout)) if p]
     assert problems == []
+
+
+# --- issue 14: the author's order, fractions by context, page options -----------------------
+
+AUTHORED = {"y": sympy.Symbol("y", real=True), "p": sympy.Symbol("p", positive=True),
+            "yhat": sympy.Symbol("yhat", real=True), "t": sympy.Symbol("t", real=True),
+            "T": sympy.Symbol("T", positive=True), "x": sympy.IndexedBase("x"), "s": s, "z": z,
+            "i": i, "j": j, "c": c, "k": k, "L": L}
+
+
+def written(text: str, **settings) -> str:
+    """Print an expression as the file's parser builds it, with the document's printer settings."""
+    from symce.read.expr import read_expression
+
+    return NotesPrinter({"kept_order": True, **settings}).doprint(read_expression(text, AUTHORED))
+
+
+@pytest.mark.parametrize("text, printed", [
+    ("-(y*log(p) + (1 - y)*log(1 - p))", r"- (y \log p + (1 - y) \log (1 - p))"),
+    ("(yhat - t) * x[i]", r"(yhat - t) x_i"),
+    ("x[i] * (yhat - t)", r"x_i (yhat - t)"),
+    ("-1/s[c]", r"- \frac{1}{s_c}"),
+    ("-(1/s[c])", r"- \frac{1}{s_c}"),
+    ("-1/s[c] * Derivative(L, s[c])", r"- \frac{1}{s_c} \frac{\partial L}{\partial s_c}"),
+    ("y * 2", "2 y"),
+])
+def test_the_authors_order_is_printed(text, printed):
+    assert written(text) == printed
+
+
+@pytest.mark.parametrize("text, display, inline", [
+    ("exp(z[i]/T)", "e^{z_i/T}", "e^{z_i/T}"),
+    ("exp((z[i] - t)/T)", "e^{(z_i - t)/T}", "e^{(z_i - t)/T}"),
+    ("x[i]**(1/T)", "x_i^{1/T}", "x_i^{1/T}"),
+    ("1/s[c]", r"\frac{1}{s_c}", "1/s_c"),
+    ("-y/s[c]", r"- \frac{y}{s_c}", "- y/s_c"),
+    ("exp(z[c]) / Sum(exp(z[j]), (j, 1, k))", r"\frac{e^{z_c}}{\sum_{j=1}^{k} e^{z_j}}",
+     r"\tfrac{e^{z_c}}{\sum_{j=1}^{k} e^{z_j}}"),
+    ("Derivative(L, s[c])", r"\frac{\partial L}{\partial s_c}", r"\partial L/\partial s_c"),
+    ("-1/s[c] * Derivative(L, s[c])", r"- \frac{1}{s_c} \frac{\partial L}{\partial s_c}",
+     r"- \tfrac{1}{s_c} (\partial L/\partial s_c)"),
+])
+def test_fractions_by_context(text, display, inline):
+    assert written(text) == display
+    assert written(text, fractions="inline") == inline
+
+
+def test_vector_entries_set_their_fractions_inline():
+    assert NotesPrinter().row_vector([1 / s[1], sympy.exp(z[k]) / NORM], gaps=False) == (
+        r"\begin{bmatrix} 1/s_1 & \tfrac{e^{z_k}}{\sum_{j=1}^{k} e^{z_j}} \end{bmatrix}")
+
+
+def test_a_step_and_the_reason_quoting_it_print_minus_one_over_the_same_way():
+    out = render_latex(proved(load(REFERENCE)))
+    assert r"&= - \frac{1}{\mathbf{s}_c} \frac{\partial \mathbf{s}_c}{\partial \mathbf{z}_i}" in out
+    assert r"insert $\partial L/\partial \mathbf{s}_c = - 1/\mathbf{s}_c$ from above" in out
+    assert r"\frac{-1}" not in out and r"\textstyle" not in out
+
+
+def test_numbered_steps_a4_paper_and_front_matter():
+    report = proved(load(REFERENCE))
+    doc = render(report, standalone=True, numbered=True, paper="a4")
+    assert doc.startswith(r"\documentclass[11pt,a4paper]{article}")
+    assert r"\pdfpagewidth=\paperwidth" in doc
+    assert [int(n) for n in re.findall(r"\\tag\{(\d+)\}", doc)] == list(range(1, 24))  # 21 steps, 2 rows
+    md = render(report, format="md", front_matter=True, numbered=True)
+    assert md.startswith('---\nlayout: post\ntitle: "Gradient of the softmax cross-entropy loss"\n'
+                         'date: 2026-12-01\n---\n\n### Definitions')
+    assert r"\tag{23}" in md and "## Gradient" not in md
+    assert render(report, format="md").startswith("## Gradient of the softmax cross-entropy loss\n")
+
+
+def test_prose_around_a_chain_in_both_formats():
+    report = proved(load(REFERENCE))
+    tex, md = render_latex(report), render_markdown(report)
+    assert ("The logits $\\mathbf{z}$ go through the softmax $\\mathbf{s}$, and the loss compares "
+            "$\\mathbf{s}$ with the target $\\mathbf{y}$.") in tex
+    assert r"\textbf{no exponential is left} in it, and each entry lies between $-1$ and $1$." in tex
+    assert "**no exponential is left** in it, and each entry lies between $$-1$$ and $$1$$." in md
+    # before the chain's equations, after its title; the closing words after them
+    assert tex.index("The logits") < tex.index(r"L &= - \sum_{j} \mathbf{y}_j \log \mathbf{s}_j &&")
+    assert tex.index("no exponential") > tex.index(r"&= \mathbf{s}_i - \mathbf{y}_i")
+
+
+def test_stacked_layout_sets_each_reason_under_its_step():
+    md = render(proved(small_derivation()), format="md", layout="stacked")
+    assert ("    &= \\mathbf{s}_c (1 - \\mathbf{s}_c) \\\\\n"
+            "    & \\qquad {\\small \\text{quotient rule}}\n") in md
+    with pytest.raises(UsageError, match="--layout stacked is for MathJax pages"):
+        render(proved(small_derivation()), layout="stacked")
+    with pytest.raises(UsageError, match="unknown paper size 'a5'; expected one of: letter, a4"):
+        render(proved(small_derivation()), standalone=True, paper="a5")
+    with pytest.raises(UsageError, match="--front-matter is Jekyll's, for format 'md'"):
+        render(proved(small_derivation()), front_matter=True)

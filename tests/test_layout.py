@@ -15,7 +15,8 @@ import symce
 
 PACKAGE = Path(symce.__file__).resolve().parent
 # The flow, bottom first: a module may import only from its own stage or one listed before it.
-STAGES = ["errors", "model", "read", "verify", "typeset", "export", "output", "cli"]
+# grade (grading many files: JUnit XML, Gradescope) reads and verifies; cli prints what it returns.
+STAGES = ["errors", "model", "read", "verify", "typeset", "export", "output", "grade", "process", "cli"]
 MAX_LINES = 500
 
 
@@ -61,7 +62,7 @@ def test_the_tree_shows_the_stages():
     subpackages = {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file()}
     assert subpackages == {"read", "model", "verify", "typeset", "export"}
     top = {p.name for p in PACKAGE.glob("*.py")}
-    assert top == {"__init__.py", "__main__.py", "cli.py", "errors.py", "output.py"}
+    assert top == {"__init__.py", "__main__.py", "cli.py", "errors.py", "output.py", "grade.py", "process.py"}
 
 
 def test_no_import_cycle_between_symce_modules():

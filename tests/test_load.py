@@ -10,7 +10,8 @@ import os
 import pytest
 
 from symce.errors import DerivationFormatError
-from symce.read.toml import derivation_paths, load_derivation, loads_derivation
+from symce.read.files import derivation_paths
+from symce.read.toml import load_derivation, loads_derivation
 
 MINIMAL = '''
 title = "t"
@@ -221,3 +222,46 @@ def test_a_vector_over_the_hot_index_of_a_one_hot_is_refused():
     with pytest.raises(DerivationFormatError, match=r"^f\.toml, chain 'x', vector: 'i' is the hot index of a "
                                                      r"one-hot assumption"):
         load(text)
+
+
+# --- issue 14: goal, date, prose around chains ------------------------------------------
+
+GOAL_FILE = '''title = "t"
+{top}
+[symbols]
+k = "symbolic"
+indices = ["i", "j"]
+vectors = {{ z = "real" }}
+[definitions]
+"s[i]" = "exp(z[i]) / Sum(exp(z[j]), (j, 1, k))"
+[[chains]]
+name = "x"
+start = "s[i]"
+steps = [{{ expr = "s[i]", reason = "same" }}]
+{chain}
+'''
+
+
+def test_goal_date_and_prose_are_read():
+    import datetime  # noqa: F401 - TOML reads the date itself
+
+    d = loads_derivation(GOAL_FILE.format(top='date = 2026-12-01\ngoal = "Derivative(s[i], z[i]) = s[i]"',
+                                          chain='text = "first `s[i]`\\n\\nsecond"\ntext_after = "done"'))
+    assert d.date == "2026-12-01"
+    assert str(d.goal) == "Eq(Derivative(s[i], z[i]), s[i])"
+    assert len(d.chains[0].text) == 2 and d.chains[0].text[0][0] == "first "
+    assert d.chains[0].text_after == (("done",),)
+
+
+@pytest.mark.parametrize("top, message", [
+    ('goal = "s[i]"', r"^f\.toml, goal: expected an equation 'lhs = rhs', found 's\[i\]'$"),
+    ('goal = "s[i] = = 1"', r"^f\.toml, goal: at most one '=' or '!=' in one piece of math$"),
+    ('goal = "s_i = 1"', r"^f\.toml, goal \(left side\): unknown name 's_i' \(entry i of s is written s\[i\]\) "
+                         r"\(line 2, column 9\)$"),
+    ('goal = "1 = s_i"', r"^f\.toml, goal \(right side\): unknown name 's_i' .* \(line 2, column 13\)$"),
+    ('date = "yesterday"', r"^f\.toml, date: expected date, found string$"),
+])
+def test_bad_goals_and_dates_are_refused(top, message):
+    # a goal's errors name the line and column of the offending text, as an expression's do
+    with pytest.raises(DerivationFormatError, match=message):
+        loads_derivation(GOAL_FILE.format(top=top, chain=""), path="f.toml")

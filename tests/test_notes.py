@@ -10,8 +10,8 @@ import yaml
 from symce.cli import main
 from symce.errors import DerivationFormatError
 from symce.read.notes import load_any, load_notes, loads_notes
-from symce.read.toml import derivation_paths
-from symce.typeset.printer import latex_expr
+from symce.read.files import derivation_paths
+from symce.typeset.notation import latex_expr
 from symce.verify.steps import Evidence, check
 
 ROOT = Path(__file__).parent.parent

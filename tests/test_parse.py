@@ -240,3 +240,38 @@ def test_a_number_to_a_growing_symbolic_power_is_refused(text):
     with pytest.raises(UnsafeExpressionError, match=r"could grow too large once its symbols have values"):
         parse(text)
     assert parse("2**(32*i)") == sympy.Pow(2, 32 * I, evaluate=False)
+
+
+# --- syntax help (issue 14): the fix, and the line and column of the text ----------------
+
+HELP_TEMPLATE = '''title = "t"
+[symbols]
+k = "symbolic"
+indices = ["i", "j"]
+vectors = {{ z = "real" }}
+[definitions]
+"s[i]" = "exp(z[i]) / Sum(exp(z[j]), (j, 1, k))"
+[[chains]]
+name = "x"
+start = "s[i]"
+steps = [
+  {{ expr = "s[i]", reason = "same" }},
+  {{ expr = "{expr}", reason = "{reason}" }},
+]
+'''
+
+
+@pytest.mark.parametrize("expr, reason, message", [
+    ("z[i]^2", "r", r"step 2: operator '\^' is not allowed; a power is written with \*\*, e\.g\. x\*\*2 "
+                    r"\(line 13, column 13\)$"),
+    ("s_i", "r", r"step 2: unknown name 's_i' \(entry i of s is written s\[i\]\) \(line 13, column 13\)$"),
+    ("s[i] \u2212 1", "r", r"step 2: character '\u2212' \(U\+2212\) at column 6; expressions are ASCII: "
+                          r"write '-' for a minus sign \(line 13, column 18\)$"),
+    ("2 \u00d7 s[i]", "r", r"write '\*' for a product \(line 13, column 15\)$"),
+    ("s[i] + exp(", "r", r"not a valid expression .* \(line 13, column \d+\)$"),
+    ("s[i]", "with `z_i`", r"step 2\.reason: cannot read `z_i`: unknown name 'z_i' "
+                           r"\(entry i of z is written z\[i\]\) \(line 13, column 36\)$"),
+])
+def test_syntax_slips_get_the_fix_and_the_line_and_column(expr, reason, message):
+    with pytest.raises(DerivationFormatError, match=message):
+        loads_derivation(HELP_TEMPLATE.format(expr=expr, reason=reason), path="f.toml")

@@ -10,7 +10,7 @@ import sympy
 
 from symce.read.toml import loads_derivation
 from symce.typeset.document import render
-from symce.typeset.printer import latex_expr
+from symce.typeset.notation import latex_expr
 from symce.verify.steps import check
 
 TEXT = '''
@@ -60,7 +60,7 @@ def test_constructs(text, expected):
 def test_whole_matrix_row_and_facts_in_the_document():
     out = render(check(D), format="tex")
     assert (r"\frac{\partial L}{\partial \mathbf{W}} &= \boldsymbol{\delta} \mathbf{x}^\top "
-            r"&& \text{the whole array, entry by entry}") in out
+            r"&& \parbox[t]{0.36\linewidth}{\raggedright the whole array, entry by entry\strut}") in out
     assert r"\sigma(t) &= \frac{1}{1 + e^{- t}}" in out
     assert r"0 \leq p \leq 1" in out
     md = render(check(D), format="md")

@@ -10,7 +10,8 @@ import sympy
 from symce.errors import DerivationFormatError, UnsafeExpressionError
 from symce.typeset.document import render, render_document, render_latex, render_markdown
 from symce.read.toml import loads_derivation
-from symce.read.expr import MAX_PROSE_PIECES, read_expression, read_prose
+from symce.read.expr import read_expression
+from symce.read.reasons import MAX_PROSE_PIECES, read_prose
 from symce.verify.steps import Evidence, Report, StepResult
 
 TEMPLATE = '''
@@ -80,26 +81,35 @@ def test_relations_bare_vectors_and_eq_ne():
 
 # --- rendering ---------------------------------------------------------------------
 
+BOX = r"\parbox[t]{0.36\linewidth}{\raggedright "  # TeX wraps a reason in a top-aligned box
+
+
 def test_a_backticked_reason_renders_as_text_and_math():
     assert reason_cell(load("every `y[j]` vanishes except `y[c] = 1`")) == (
+        BOX + r"every $\mathbf{y}_j$ vanishes except $\mathbf{y}_c = 1$\strut}")
+    assert reason_cell(load("every `y[j]` vanishes except `y[c] = 1`"), "md") == (
         r"\text{every } \mathbf{y}_j \text{ vanishes except } \mathbf{y}_c = 1")
 
 
 def test_punctuation_stays_against_its_math_and_a_leading_minus_stays_unary():
-    assert reason_cell(load("so `-log(s[c])`, by `c`-th term")) == (
+    assert reason_cell(load("so `-log(s[c])`, by `c`-th term"), "md") == (
         r"\text{so } {- \log \mathbf{s}_c} \text{, by } c \text{-th term}")
+    assert reason_cell(load("so `-log(s[c])`, by `c`-th term")) == BOX + r"so $- \log \mathbf{s}_c$, by $c$-th term\strut}"
 
 
-def test_a_single_line_reason_with_a_fraction_is_set_in_text_style():
+def test_a_reason_sets_its_fractions_as_in_a_line_of_text():
+    # issue 14: a slash for short fractions and derivatives, as a lecturer writes in a sentence
     assert reason_cell(load("insert `Derivative(L, s[c]) = -1/s[c]`")) == (
-        r"\textstyle \text{insert } \frac{\partial L}{\partial \mathbf{s}_c} = - \frac{1}{\mathbf{s}_c}")
+        BOX + r"insert $\partial L/\partial \mathbf{s}_c = - 1/\mathbf{s}_c$\strut}")
+    assert reason_cell(load("with `exp(z[c]) / Sum(exp(z[j]), (j, 1, k))`"), "md") == (
+        r"\text{with } \tfrac{e^{\mathbf{z}_c}}{\sum_{j} e^{\mathbf{z}_j}}")
 
 
-def test_mixed_reasons_wrap_by_visible_width():
+def test_mixed_reasons_wrap_by_visible_width_in_mathjax():
     cell = reason_cell(load("the numerator does not contain `z[i]`, so only the denominator with "
-                            "derivative `exp(z[i])` contributes"))
+                            "derivative `exp(z[i])` contributes"), "md")
     assert cell == (
-        r"\begin{array}[t]{@{}l@{}} \text{the numerator does not contain } \mathbf{z}_i \text{,} \\ "
+        r"\begin{array}[t]{l} \text{the numerator does not contain } \mathbf{z}_i \text{,} \\ "
         r"\text{so only the denominator with} \\ \text{derivative } e^{\mathbf{z}_i} \text{ contributes} \end{array}")
 
 
@@ -141,7 +151,7 @@ def test_document_with_math_in_reasons_has_only_amsmath():
 def test_a_piece_that_does_not_parse_names_file_chain_step_and_piece():
     with pytest.raises(DerivationFormatError,
                        match=r"^f\.toml, chain 'gradient', step 2\.reason: cannot read `s\[`: "
-                             r"not a valid expression \('\[' was never closed\): 's\['$"):
+                             r"not a valid expression \('\[' was never closed\): 's\[' \(line 16, column 70\)$"):
         load("the term `s[` is cut")
 
 

@@ -118,7 +118,7 @@ def test_derivative_of_order_n():
     # calls: undeclared, or with the wrong number of arguments
     ("tanh(x[j])", {}, r"^f\.toml, chain 'weights', start: calling 'tanh' \(allowed: .*sigma; a function of "
                        r"your own is defined as"),
-    ("sigma(x[j], x[l])", {}, r"^f\.toml, chain 'weights', start: sigma\(\) takes 1 argument, found 2$"),
+    ("sigma(x[j], x[l])", {}, r"^f\.toml, chain 'weights', start: sigma\(\) takes 1 argument, found 2 \(line \d+, column \d+\)$"),
     ("sigma", {}, r"^f\.toml, chain 'weights', start: function 'sigma' must be called"),
     # an abstract function by something it does not depend on
     ("Derivative(L, sigma(x[j]))", {}, r"Derivative\(\) with respect to sigma\(x\[j\]\)"),

@@ -123,6 +123,9 @@ class Chain:
     # ``vector = "i"``: every expression is entry i of a vector over i = 1..k; printers
     # add the whole vector after the chain. None for an ordinary chain.
     vector_index: sympy.Symbol | None = None
+    # prose around the chain: paragraphs, each text and math alternating (``text``, ``text_after``)
+    text: tuple[tuple[str | sympy.Basic, ...], ...] = ()
+    text_after: tuple[tuple[str | sympy.Basic, ...], ...] = ()
 
     def _repr_latex_(self) -> str | None:
         """Jupyter display: the chain as aligned equalities (by ``symce.typeset``)."""
@@ -213,6 +216,8 @@ class Derivation:
     functions: tuple[FunctionDef, ...] = ()  # defined functions with arguments
     abstract: tuple[AbstractFunction, ...] = ()  # declared functions without definition
     k_min: int = 1  # the smallest k a symbolic k claims (symbols.k = { symbolic = true, min = 2 })
+    goal: sympy.Basic | None = None  # Eq(lhs, rhs) the chains must prove start to end, if declared
+    date: str | None = None  # the file's ``date`` (ISO, e.g. "2026-12-01"): a post's date in front matter
     # what a reader of notes inferred, one line each (a case read from prose, entries checked)
     notes: tuple[str, ...] = ()
 

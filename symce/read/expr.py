@@ -28,6 +28,7 @@ import sympy
 
 from ..errors import DerivationFormatError, UnsafeExpressionError
 from .bounds import Budget, Reach, integer_by_form, literal_zero
+from .hints import ASCII_FOR, located, name_hint, with_column
 
 MAX_EXPRESSION_CHARS = 4000  # one expression; the reference's longest is ~150
 MAX_NODES = 600  # ast nodes per expression
@@ -74,6 +75,7 @@ def read_expression(
     relations: bool = False,
     whole_vectors: bool = False,
     budget: Budget | None = None,
+    at: tuple[int, int] | None = None,
 ) -> sympy.Basic:
     """Translate ``text`` into a SymPy expression using only ``names`` and the whitelist.
 
@@ -83,6 +85,8 @@ def read_expression(
     bare name (``y``) as a plain symbol, for math in prose ("a one-hot ``y``").
     ``where`` prefixes every message. ``budget``, shared by the expressions of one
     file, caps their syntax nodes together, so that loading any file stays fast.
+    ``at`` (line, column of the text's first character in its file, column 0 if
+    unknown) makes a message end with the line and column of the offending text.
 
     >>> read_expression("__import__('os')", {})
     Traceback (most recent call last):
@@ -93,6 +97,15 @@ def read_expression(
     ...
     symce.errors.UnsafeExpressionError: <expression>: exponent 387420489 is too large (at most 64 in absolute value)
     """
+    if at is None:
+        return _read(text, names, where, relations, whole_vectors, budget)
+    try:
+        return _read(text, names, where, relations, whole_vectors, budget)
+    except (DerivationFormatError, UnsafeExpressionError) as exc:
+        raise type(exc)(f"{exc} ({located(at, getattr(exc, 'column', None))})") from None
+
+
+def _read(text, names, where, relations, whole_vectors, budget=None) -> sympy.Basic:
     if not isinstance(text, str):
         raise DerivationFormatError(f"{where}: expected an expression string, found {type(text).__name__}")
     if len(text) > MAX_EXPRESSION_CHARS:
@@ -101,7 +114,9 @@ def read_expression(
         )
     _ascii_only(text, where)
     tree = _parse_tree(text, where, budget)
-    expr = _Builder(names, where, relations, whole_vectors).build(tree.body)
+    builder = _Builder(names, where, relations, whole_vectors)
+    builder.lead = len(text) - len(text.lstrip())
+    expr = builder.build(tree.body)
     if expr.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
         raise DerivationFormatError(f"{where}: expression has no finite value: {quoted(text)}")
     return expr
@@ -122,9 +137,11 @@ def _ascii_only(text: str, where: str) -> None:
     """Refuse look-alikes: Python folds a full-width ``ｚ`` into ``z`` (NFKC) when it parses."""
     for column, char in enumerate(text, start=1):
         if not char.isascii():
-            raise DerivationFormatError(
+            hint = ASCII_FOR.get(char)
+            raise with_column(DerivationFormatError(
                 f"{where}: character {char!r} (U+{ord(char):04X}) at column {column}; expressions are ASCII"
-            )
+                + (f": write {hint[0]!r} for {hint[1]}" if hint else "")
+            ), column)
 
 
 def _parse_tree(text: str, where: str, budget: Budget | None = None) -> ast.Expression:
@@ -132,7 +149,9 @@ def _parse_tree(text: str, where: str, budget: Budget | None = None) -> ast.Expr
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as exc:
-        raise DerivationFormatError(f"{where}: not a valid expression ({exc.msg}): {quoted(text)}") from None
+        raise with_column(DerivationFormatError(
+            f"{where}: not a valid expression ({exc.msg}): {quoted(text)}"),
+            (exc.offset or 1) + len(text) - len(text.lstrip())) from None
     except (ValueError, RecursionError, MemoryError):
         raise UnsafeExpressionError(f"{where}: expression is too deeply nested or too large") from None
     count = sum(1 for _ in ast.walk(tree))
@@ -141,87 +160,6 @@ def _parse_tree(text: str, where: str, budget: Budget | None = None) -> ast.Expr
     if budget is not None:
         budget.spend(count, where)
     return tree
-
-
-MAX_PROSE_PIECES = 32  # math pieces in one reason or title
-
-
-def read_prose(text: str, names: Mapping[str, sympy.Basic], *, where: str = "<text>",
-               budget: Budget | None = None) -> tuple:
-    """Split author text into words and math: the pieces between backticks are expressions.
-
-    A reason names math ("every `y[j]` vanishes"); typeset as text, ``y_j`` would show
-    its underscore. Each backticked piece is read by ``read_expression`` with the
-    same names and caps, so a reason is no way around the whitelist. A piece may be
-    one relation, ``a = b`` or ``a != b``, split at its single top-level operator;
-    a bare vector name (``y``) means the whole vector. The result alternates text
-    (``str``, possibly empty) and SymPy objects, starting and ending with text.
-
-    >>> i = sympy.Symbol("i", integer=True)
-    >>> y = sympy.IndexedBase("y")
-    >>> read_prose("every `y[i]` vanishes except `y[i] = 1`", {"i": i, "y": y})
-    ('every ', y[i], ' vanishes except ', Eq(y[i], 1), '')
-    >>> read_prose("the `y[i` term", {"i": i, "y": y}, where="f.toml, step 2.reason")
-    Traceback (most recent call last):
-    ...
-    symce.errors.DerivationFormatError: f.toml, step 2.reason: cannot read `y[i`: not a valid expression ('[' was never closed): 'y[i'
-    >>> read_prose("an odd ` backtick", {}, where="f.toml, step 2.reason")
-    Traceback (most recent call last):
-    ...
-    symce.errors.DerivationFormatError: f.toml, step 2.reason: unmatched backtick; math goes between a pair of backticks, e.g. `y[c] = 1`
-    """
-    pieces = text.split("`")
-    if len(pieces) % 2 == 0:
-        raise DerivationFormatError(
-            f"{where}: unmatched backtick; math goes between a pair of backticks, e.g. `y[c] = 1`"
-        )
-    if len(pieces) // 2 > MAX_PROSE_PIECES:
-        raise UnsafeExpressionError(
-            f"{where}: {len(pieces) // 2} pieces of math between backticks (at most {MAX_PROSE_PIECES})"
-        )
-    out: list = []
-    for n, piece in enumerate(pieces):
-        out.append(_read_math_piece(piece, names, where, budget) if n % 2 else piece)
-    return tuple(out)
-
-
-def _read_math_piece(piece: str, names: Mapping[str, sympy.Basic], where: str,
-                     budget: Budget | None = None) -> sympy.Basic:
-    shown = piece if len(piece) <= 40 else piece[:37] + "..."
-    at = f"{where}: cannot read `{shown}`"
-    if not piece.strip():
-        raise DerivationFormatError(f"{at}: nothing between the backticks")
-
-    def read(part: str) -> sympy.Basic:
-        return read_expression(part, names, where=at, relations=True, whole_vectors=True, budget=budget)
-
-    relation = _top_level_relation(piece, at)
-    if relation is None:
-        return read(piece)
-    start, op = relation
-    lhs, rhs = read(piece[:start]), read(piece[start + len(op):])
-    return (sympy.Eq if op == "=" else sympy.Ne)(lhs, rhs, evaluate=False)
-
-
-def _top_level_relation(text: str, where: str) -> tuple[int, str] | None:
-    """Where the one ``=`` or ``!=`` outside brackets is, if there is one.
-
-    ``==``, ``<=`` and ``>=`` are left to the expression reader, which refuses them.
-    """
-    found, depth = [], 0
-    for n, ch in enumerate(text):
-        if ch in "([{":
-            depth += 1
-        elif ch in ")]}":
-            depth -= 1
-        elif depth == 0 and ch == "!" and text[n + 1:n + 2] == "=":
-            found.append((n, "!="))
-        elif (depth == 0 and ch == "=" and text[n - 1:n] not in ("=", "!", "<", ">")
-              and text[n + 1:n + 2] != "="):
-            found.append((n, "="))
-    if len(found) > 1:
-        raise DerivationFormatError(f"{where}: at most one '=' or '!=' in one piece of math")
-    return found[0] if found else None
 
 
 class DeclaredFunction(tuple):
@@ -245,28 +183,40 @@ class _Builder:
         self.whole_vectors = whole_vectors
         self.reach = reach if reach is not None else Reach()
         self.sums = 0  # Sums this builder is inside
+        self.nodes: list[ast.AST] = []  # the nodes being built, innermost last (for columns)
+        self.lead = 0  # leading spaces stripped before parsing
+
+    def column(self) -> int | None:
+        """1-based column in the text of the node being built."""
+        node = self.nodes[-1] if self.nodes else None
+        return None if getattr(node, "col_offset", None) is None else node.col_offset + 1 + self.lead
 
     def refuse(self, what: str) -> UnsafeExpressionError:
-        return UnsafeExpressionError(f"{self.where}: {what} is not allowed")
+        return with_column(UnsafeExpressionError(f"{self.where}: {what} is not allowed"), self.column())
 
     def dunder(self, name: str) -> UnsafeExpressionError:
-        return UnsafeExpressionError(f"{self.where}: name {name!r} is not allowed (dunder names are refused)")
+        return with_column(UnsafeExpressionError(
+            f"{self.where}: name {name!r} is not allowed (dunder names are refused)"), self.column())
 
     def bad(self, what: str) -> DerivationFormatError:
-        return DerivationFormatError(f"{self.where}: {what}")
+        return with_column(DerivationFormatError(f"{self.where}: {what}"), self.column())
 
     def build(self, node: ast.AST) -> sympy.Basic:
-        method = getattr(self, f"_{type(node).__name__}", None)
-        if method is None:
-            if isinstance(node, ast.Attribute):
-                raise self.refuse(f"attribute access ('.{node.attr}')")
-            what = _REFUSED.get(type(node), f"syntax {type(node).__name__!r}")
-            raise self.refuse(what)
-        expr = method(node)
-        # Sized before anything asks SymPy about it: an assumption query or an evaluating
-        # constructor on the next node up may compute what this one can reach.
-        self.reach.check(expr, self.where)
-        return expr
+        self.nodes.append(node)
+        try:
+            method = getattr(self, f"_{type(node).__name__}", None)
+            if method is None:
+                if isinstance(node, ast.Attribute):
+                    raise self.refuse(f"attribute access ('.{node.attr}')")
+                what = _REFUSED.get(type(node), f"syntax {type(node).__name__!r}")
+                raise self.refuse(what)
+            expr = method(node)
+            # Sized before anything asks SymPy about it: an assumption query or an evaluating
+            # constructor on the next node up may compute what this one can reach.
+            self.reach.check(expr, self.where)
+            return expr
+        finally:
+            self.nodes.pop()
 
     # --- leaves -------------------------------------------------------------
 
@@ -293,7 +243,7 @@ class _Builder:
         if name in FUNCTIONS or name in RELATIONS or _declared_function(self.names.get(name)):
             raise self.bad(f"function {name!r} must be called, e.g. {name}(...)")
         if name not in self.names:
-            raise self.bad(f"unknown name {name!r} (declare it under [symbols] or [definitions])")
+            raise self.bad(f"unknown name {name!r} ({name_hint(name, self.names)})")
         obj = self.names[name]
         if isinstance(obj, sympy.IndexedBase):
             if self.whole_vectors:
@@ -316,6 +266,10 @@ class _Builder:
         # (exp(z_c)*exp(z_c), not exp(2 z_c)); the verifier re-evaluates. Numbers are
         # folded at once, after sizing, so that exponent checks see plain numbers.
         op = type(node.op)
+        if op is ast.BitXor:  # x^2 is exclusive or in Python's grammar
+            raise with_column(UnsafeExpressionError(
+                f"{self.where}: operator '^' is not allowed; a power is written with **, e.g. x**2"),
+                self.column())
         if op not in _BINARY:
             raise self.refuse(f"operator {type(node.op).__name__!r}")
         left, right = self.build(node.left), self.build(node.right)

@@ -23,7 +23,8 @@ from .declare import Declarations, case_from, declarations, yaml_mapping
 from .rows import Block, chains_of, parts_of, rows_of
 from .tex import Source, tokenize
 from .bounds import MAX_FILE_TOKENS, Budget
-from .toml import MAX_FILE_BYTES, MAX_STEPS, _not_a_file, load_derivation
+from .files import not_a_file
+from .toml import MAX_FILE_BYTES, MAX_STEPS, load_derivation
 
 SUFFIXES = (".md", ".markdown", ".tex")
 _TRIGGERS = ("if", "for", "when", "whenever", "case", "in the case", "in case", "suppose", "for the case")
@@ -47,7 +48,7 @@ def load_any(path: str | os.PathLike, declarations_path: str | None = None) -> D
 
 def _read(path: str) -> str:
     if os.path.lexists(path) and not os.path.isfile(path):
-        raise DerivationFormatError(f"{path}: {_not_a_file(path)}")
+        raise DerivationFormatError(f"{path}: {not_a_file(path)}")
     try:
         size = os.path.getsize(path)
         if size > MAX_FILE_BYTES:

@@ -28,6 +28,7 @@ symce.errors.DerivationFormatError: x.toml, title: expected string, found intege
 from __future__ import annotations
 
 import ast
+import datetime
 import itertools
 import os
 import tomllib
@@ -38,71 +39,41 @@ import sympy
 from ..model.derivation import Assumption, Case, Chain, Definition, Derivation, Notation, Step
 from ..errors import DerivationFormatError, UnsafeExpressionError
 from .bounds import Budget, at_most
-from .expr import FUNCTIONS, RELATIONS, quoted, read_expression, read_prose
+from .expr import FUNCTIONS, RELATIONS, quoted, read_expression
+from .reasons import read_prose
 from .export_table import export_table
 from .text import check_text
 from .facts import FactsMixin
+from .files import not_a_file
 from .shapes import ShapesMixin, declared_functions
 from .whole import WholeMixin
+from .hints import spot
+from .posts import read_goal, read_prose_around
 
 MAX_FILE_BYTES = 100_000  # a derivation is a few KB; and tomllib takes up to 0.4 s on 100 KB of arrays
 MAX_STEPS = 500  # over all chains
-DERIVATION_SUFFIXES = (".toml", ".md", ".markdown", ".tex")  # what a folder given to check holds
 
 _TOP = {"title": str, "symbols": dict, "definitions": dict, "assumptions": list,
-        "cases": dict, "chains": list, "notation": dict, "export": dict}
+        "cases": dict, "chains": list, "notation": dict, "export": dict, "goal": str, "date": datetime.date}
 _TOP_REQUIRED = ("title", "symbols", "chains")
 _SYMBOLS = {"k": (int, str, dict), "dims": dict, "indices": (list, dict), "vectors": dict, "matrices": dict,
             "scalars": dict, "functions": dict}
 _CHAIN = {"name": str, "title": str, "case": str, "vector": str, "entry": list, "whole": str,
-          "start": str, "steps": list}
+          "start": str, "steps": list, "text": str, "text_after": str}
 _STEP = {"expr": str, "reason": str}
 _NOTATION = {"bold_vectors": bool, "softmax_name": str}
 _DOMAINS = {"real": {"real": True}, "positive": {"positive": True}, "nonnegative": {"nonnegative": True}}
 _RESERVED = set(FUNCTIONS) | set(RELATIONS) | {"k", "onehot", "simplex"}
 
-_TOML_TYPES = {str: "string", int: "integer", float: "float", bool: "boolean", dict: "table", list: "array"}
-
-
-def derivation_paths(paths: list[str]) -> list[str]:
-    """Files as given, folders replaced by the derivation files inside them (sorted).
-
-    A folder's derivation files are its ``*.toml`` files and its notes files
-    (``*.md``, ``*.markdown``, ``*.tex``: Markdown posts and LaTeX notes, read by ``notes.py``).
-    """
-    out = []
-    for path in paths:
-        if os.path.isdir(path):
-            found = sorted(os.path.join(path, n) for n in os.listdir(path) if n.endswith(DERIVATION_SUFFIXES))
-            if not found:
-                raise DerivationFormatError(f"{path}: folder holds no .toml, .md or .tex derivation files")
-            for f in found:  # one skipped silently would let the rest pass without it
-                if not os.path.isfile(f):
-                    raise DerivationFormatError(f"{f}: {_not_a_file(f)}")
-            out += found
-        elif os.path.isfile(path):
-            out.append(path)
-        else:
-            raise DerivationFormatError(f"{path}: {_not_a_file(path)}")
-    return out
-
-
-def _not_a_file(path: str) -> str:
-    """Why ``path`` is not a derivation file that can be read, in a few words."""
-    if os.path.isdir(path):
-        return "is a folder, not a derivation file"
-    if os.path.lexists(path) and not os.path.exists(path):
-        return "broken or looping symbolic link"
-    if os.path.exists(path):
-        return "not a regular file or folder"
-    return "no such file or folder"
+_TOML_TYPES = {str: "string", int: "integer", float: "float", bool: "boolean", dict: "table", list: "array",
+               datetime.date: "date", datetime.datetime: "date-time", datetime.time: "time"}
 
 
 def load_derivation(path: str | os.PathLike) -> Derivation:
     """Read and validate the derivation file at ``path``."""
     path = os.fspath(path)
     if os.path.lexists(path) and not os.path.isfile(path):  # a folder, a device, a dangling link
-        raise DerivationFormatError(f"{path}: {_not_a_file(path)}")
+        raise DerivationFormatError(f"{path}: {not_a_file(path)}")
     try:
         size = os.path.getsize(path)
         if size > MAX_FILE_BYTES:
@@ -146,6 +117,7 @@ class _Loader(ShapesMixin, FactsMixin, WholeMixin):
     def __init__(self, path: str, text: str):
         self.path = path
         self.lines = text.splitlines()
+        self.spot = lambda text, line=0: spot(self.lines, text, line)  # (line, column) of text, for messages
         self.names: dict[str, sympy.Basic] = {}
         self.indices: list[sympy.Symbol] = []
         self.vectors: list[str] = []  # declared and defined
@@ -183,9 +155,10 @@ class _Loader(ShapesMixin, FactsMixin, WholeMixin):
         return value
 
     def expression(self, text: str, where: str, relations: bool = False,
-                   names: dict[str, sympy.Basic] | None = None) -> sympy.Basic:
+                   names: dict[str, sympy.Basic] | None = None, line: int = 0) -> sympy.Basic:
         expr = read_expression(text, self.names if names is None else names,
-                               where=f"{self.path}, {where}", relations=relations, budget=self.budget)
+                               where=f"{self.path}, {where}", relations=relations, budget=self.budget,
+                               at=self.spot(text, line))
         self.entries(expr, where)
         if self.uses_dims:
             self.check_dims(expr, where)
@@ -204,10 +177,11 @@ class _Loader(ShapesMixin, FactsMixin, WholeMixin):
                 if index.is_Integer and not (1 <= index <= (self.k or index)):
                     raise self.error(where, f"index {index} of {entry} is outside 1..{self.k or 'k'}")
 
-    def prose(self, text: str, where: str) -> tuple:
+    def prose(self, text: str, where: str, line: int = 0) -> tuple:
         """A reason or title: text with math between backticks, read like any expression."""
         check_text(text, f"{self.path}, {where}")  # typeset by --standalone, shown on terminals
-        return read_prose(text, self.names, where=f"{self.path}, {where}", budget=self.budget)
+        return read_prose(text, self.names, where=f"{self.path}, {where}", budget=self.budget,
+                          at=self.spot(text, line))
 
     # --- sections -----------------------------------------------------------
 
@@ -241,6 +215,8 @@ class _Loader(ShapesMixin, FactsMixin, WholeMixin):
             shapes=dict(self.shapes),
             functions=tuple(self.functions),
             abstract=tuple(self.abstract),
+            date=data["date"].isoformat() if "date" in data else None,
+            goal=read_goal(data["goal"], self.names, f"{self.path}, goal", self.spot) if "goal" in data else None,
         )
 
     def declare(self, name: str, where: str, obj: sympy.Basic) -> None:
@@ -467,7 +443,7 @@ class _Loader(ShapesMixin, FactsMixin, WholeMixin):
                 if case is None:
                     raise self.error(f"{where}, case", f"expected one of {sorted(cases)}, found {chain['case']!r}")
             line = self.line_of(f'"{name}"', line)
-            start = self.expression(chain["start"], f"{where}, start")
+            start = self.expression(chain["start"], f"{where}, start", line=line)
             steps = []
             if not chain["steps"]:
                 raise self.error(f"{where}, steps", "expected at least one step, found none")
@@ -479,10 +455,10 @@ class _Loader(ShapesMixin, FactsMixin, WholeMixin):
                 if not raw["reason"].strip():
                     raise self.error(f"{at}, reason", "expected a reason, found an empty string")
                 line = self.line_of(raw["expr"], line)
-                expr = self.expression(raw["expr"], at)
+                expr = self.expression(raw["expr"], at, line=line)
                 reason = raw["reason"].strip()
                 steps.append(Step(expr=expr, reason=reason, source=raw["expr"], line=line or None,
-                                  reason_parts=self.prose(reason, f"{at}.reason")))
+                                  reason_parts=self.prose(reason, f"{at}.reason", line)))
                 line = line or 0
             steps += self.whole_steps(chain, where, start, case)  # the whole matrix, one more step
             total += len(steps)
@@ -492,7 +468,8 @@ class _Loader(ShapesMixin, FactsMixin, WholeMixin):
             vector = self.vector(chain["vector"], where, start, case) if "vector" in chain else None
             out.append(Chain(name=name, title=title, start=start,
                              start_source=chain["start"], steps=tuple(steps), case=case,
-                             title_parts=self.prose(title, f"{where}.title"), vector_index=vector))
+                             title_parts=self.prose(title, f"{where}.title"), vector_index=vector,
+                             **read_prose_around(chain, self.names, f"{self.path}, {where}", self.spot)))
         return tuple(out)
 
     def line_of(self, source: str, after: int) -> int:

@@ -8,7 +8,7 @@ from here; ``prose`` typesets the words around it and ``document`` arranges both
 
 >>> import sympy
 >>> z, i = sympy.IndexedBase("z"), sympy.Symbol("i", integer=True)
->>> latex_expr(sympy.exp(z[i]))
+>>> NotesPrinter().doprint(sympy.exp(z[i]))
 'e^{z_i}'
 """
 
@@ -22,9 +22,8 @@ from sympy.printing.conventions import split_super_sub
 from sympy.printing.latex import LatexPrinter, greek_letters_set, other_symbols, tex_greek_dictionary
 from sympy.simplify import fraction
 
-from ..model.derivation import Derivation
 
-__all__ = ["NotesPrinter", "latex_expr", "printer_for"]
+__all__ = ["NotesPrinter"]
 
 # --- the printer ------------------------------------------------------------
 
@@ -55,7 +54,10 @@ class NotesPrinter(LatexPrinter):
         "sum_range": None,
         "indices": (),
         "bold_greek": r"\boldsymbol",  # MathJax's base package has no \boldsymbol: \mathbf there
+        "kept_order": False,  # products in the order of their args (as parsed), not re-ranked
+        "fractions": "display",  # "display": \frac; "inline": a/b or \tfrac, as in a line of text
     }
+    _script = 0  # > 0 while printing an exponent, a subscript or a limit: fractions there are a/b
 
     def doprint(self, expr) -> str:
         # Jekyll's Liquid reads "{{" as a template tag. The methods below never
@@ -77,6 +79,46 @@ class NotesPrinter(LatexPrinter):
 
     def _do_exponent(self, expr: str, exp):
         return expr if exp is None else self._add_parens(expr) + "^{" + exp + "}"
+
+    # Fractions by context: \frac in display rows, a/b in exponents and subscripts
+    # (e^{z_i/T}), a/b or \tfrac in text (headings, reasons, vector entries).
+    def _in_script(self, expr) -> str:
+        self._script += 1
+        try:
+            return self._print(expr)
+        finally:
+            self._script -= 1
+
+    def _fraction(self, num: str, den: str, num_expr=None, den_expr=None, alone: bool = True) -> str:
+        """``alone``: nothing else in the product; beside other factors a slash would be misread."""
+        mode = "slash" if self._script else self._settings["fractions"]
+        if mode == "display":
+            return r"\frac{" + num + "}{" + den + "}"
+        simple = alone and all(e is None or _is_short(e) for e in (num_expr, den_expr))
+        if mode == "slash" or simple:
+            return _slash_side(num, num_expr, top=True) + "/" + _slash_side(den, den_expr, top=False)
+        return r"\tfrac{" + num + "}{" + den + "}"
+
+    def _print_exp(self, expr, exp=None):
+        return self._do_exponent("e^{" + self._in_script(expr.args[0]) + "}", exp)
+
+    def _print_Rational(self, expr):
+        if expr.q == 1:
+            return str(expr.p)
+        sign = "- " if expr.p < 0 else ""
+        return sign + self._fraction(str(abs(expr.p)), str(expr.q), sympy.Integer(1), sympy.Integer(1))
+
+    def _print_Pow(self, expr):
+        if expr.exp.is_Rational and expr.exp.is_negative and expr.base.is_commutative and expr.base != 1:
+            return self._print_Mul(expr)  # 1/x, x^{-2}: a fraction, set by context
+        if expr.base.is_Function and not (expr.exp.is_Rational and expr.exp.q != 1):
+            return self._print(expr.base, exp=self._in_script(expr.exp))
+        return super()._print_Pow(expr)
+
+    def _helper_print_standard_power(self, expr, template: str) -> str:
+        tex = super()._helper_print_standard_power(expr.func(expr.base, sympy.Symbol("EXP"), evaluate=False),
+                                                   template)
+        return tex.replace("{EXP}", "{" + self._in_script(expr.exp) + "}")
 
     # Names: z, \mathbf{z}, z_i, \mathbf{z}_i, \operatorname{softmax}(\mathbf{z})_i.
     def _name(self, name: str) -> str:
@@ -108,7 +150,7 @@ class NotesPrinter(LatexPrinter):
 
     def _print_Indexed(self, expr):
         # a matrix entry W_{ij}: two one-letter indices side by side, as in lecture notes
-        return _subscript(self._name(expr.base.name), [self._print(i) for i in expr.indices], joined=True)
+        return _subscript(self._name(expr.base.name), [self._in_script(i) for i in expr.indices], joined=True)
 
     def _print_KroneckerDelta(self, expr, exp=None):
         # \delta_{ic}: the notation of the softmax Jacobian s_i(\delta_{ij} - s_j) in
@@ -116,7 +158,7 @@ class NotesPrinter(LatexPrinter):
         # [i = c] it cannot be misread as a one-entry row vector next to a bmatrix.
         order = list(self._settings["indices"])
         args = sorted(expr.args, key=lambda a: order.index(a) if a in order else len(order))
-        tex = _subscript(r"\delta", [self._print(a) for a in args], joined=True)
+        tex = _subscript(r"\delta", [self._in_script(a) for a in args], joined=True)
         return self._do_exponent(tex, exp)
 
     # Calculus: \frac{\partial L}{\partial z_i}, \frac{\partial}{\partial z_i} (...).
@@ -127,23 +169,28 @@ class NotesPrinter(LatexPrinter):
             r"\partial " + self._print(v) + ("" if n == 1 else "^{" + self._print(n) + "}")
             for v, n in expr.variable_count
         )
+        inline = self._script or self._settings["fractions"] == "inline"
         if _is_name(expr.expr):
+            if inline:  # \partial L/\partial s_c, as in a line of text
+                return top + " " + self._print(expr.expr) + "/" + (bottom if len(expr.variable_count) == 1
+                                                                    else "(" + bottom + ")")
             return r"\frac{" + top + " " + self._print(expr.expr) + "}{" + bottom + "}"
         body = self._print(expr.expr)
-        if expr.expr.is_Add or expr.expr.could_extract_minus_sign():
+        if (expr.expr.is_Add or expr.expr.could_extract_minus_sign() or body.startswith("-")
+                or (inline and expr.expr.is_Mul)):
             body = self._add_parens(body)
-        return r"\frac{" + top + "}{" + bottom + "} " + body
+        return (r"\tfrac{" if inline else r"\frac{") + top + "}{" + bottom + "} " + body
 
     def _print_Sum(self, expr):
         head = ""
         for var, lower, upper in reversed(expr.limits):  # SymPy keeps the innermost first
             if self._settings["sum_range"] == (lower, upper):
-                head += r"\sum_{" + self._print(var) + "} "
+                head += r"\sum_{" + self._in_script(var) + "} "
             else:
-                head += (r"\sum_{" + self._print(var) + "=" + self._print(lower)
-                         + "}^{" + self._print(upper) + "} ")
+                head += (r"\sum_{" + self._in_script(var) + "=" + self._in_script(lower)
+                         + "}^{" + self._in_script(upper) + "} ")
         body = self._print(expr.function)
-        if expr.function.is_Add or expr.function.could_extract_minus_sign():
+        if expr.function.is_Add or expr.function.could_extract_minus_sign() or body.startswith("-"):
             body = self._add_parens(body)
         return head + body
 
@@ -216,7 +263,11 @@ class NotesPrinter(LatexPrinter):
         '\\begin{bmatrix} s_1 & \\cdots & s_c - 1 & \\cdots & s_k \\end{bmatrix}'
         """
         sep = r" & \cdots & " if gaps else " & "
-        return r"\begin{bmatrix} " + sep.join(self._print(e) for e in entries) + r" \end{bmatrix}"
+        saved, self._settings["fractions"] = self._settings["fractions"], "inline"  # entries: a/b, \tfrac
+        try:
+            return r"\begin{bmatrix} " + sep.join(self._print(e) for e in entries) + r" \end{bmatrix}"
+        finally:
+            self._settings["fractions"] = saved
 
     # Sums and products: as written when the author kept them unevaluated.
     def _print_Add(self, expr, order=None):
@@ -237,9 +288,9 @@ class NotesPrinter(LatexPrinter):
         return tex
 
     def _print_Mul(self, expr):
-        if not isinstance(expr, sympy.Mul):
-            return super()._print_Mul(expr)  # SymPy routes 1/x here as a Pow
-        if _written_by_hand(expr):
+        if not isinstance(expr, sympy.Mul):  # SymPy routes 1/x here as a Pow
+            return self._fraction("1", self._print(1 / expr), sympy.Integer(1), 1 / expr)
+        if self._settings["kept_order"] or _written_by_hand(expr):
             return self._hand_product(expr)
         sign = ""
         if expr.could_extract_minus_sign():
@@ -247,8 +298,8 @@ class NotesPrinter(LatexPrinter):
         numer, denom = fraction(expr, exact=True)
         if denom == 1:
             return sign + self._factors(_ordered_factors(expr))
-        return (sign + r"\frac{" + self._factors(_ordered_factors(numer), in_frac=True)
-                + "}{" + self._factors(_ordered_factors(denom), in_frac=True) + "}")
+        return sign + self._fraction(self._factors(_ordered_factors(numer), in_frac=True),
+                                     self._factors(_ordered_factors(denom), in_frac=True), numer, denom)
 
     def _hand_product(self, expr) -> str:
         """A product as written: ``a/b * c/d`` is two fractions, ``-1/s_c * x`` one and a factor.
@@ -256,30 +307,40 @@ class NotesPrinter(LatexPrinter):
         Python reads ``a/b*c/d`` as ``((a/b)*c)/d``; flattened, each divisor closes a
         fraction over the factors written since the previous one, as a reader parses it.
         """
-        flat, pending, out = _flatten_mul(expr), [], []
+        flat, pending, out = _flatten_mul(expr, self._settings["kept_order"]), [], []
         for n, f in enumerate(flat):
             if f.is_Pow and f.exp.is_negative:
                 if n and flat[n - 1].is_Pow and flat[n - 1].exp.is_negative:
                     continue  # a run of divisors is one denominator, handled below
                 run = [1 / g for g in _run_of_divisors(flat, n)]
-                out.append(r"\frac{" + (self._factors(pending, in_frac=True) if pending else "1")
-                           + "}{" + self._factors(run, in_frac=True) + "}")
+                alone = len(pending) + len(run) == len(flat)
+                sign = ""
+                if pending and pending[0].is_Number and pending[0] < 0 and not out:
+                    # -1/s_c is written -\frac{1}{s_c}, as in the reason that quotes it
+                    sign, pending = "- ", ([-pending[0]] if pending[0] != -1 else []) + pending[1:]
+                top = pending or [sympy.Integer(1)]
+                out.append(sign + self._fraction(self._factors(top, in_frac=True), self._factors(run, in_frac=True),
+                                                 sympy.Mul(*top), sympy.Mul(*run), alone))
                 pending = []
             else:
                 pending.append(f)
         if pending:
-            out.append(self._factors(pending, first=not out))
+            out.append(self._factors(pending, first=not out, crowded=bool(out)))
         return " ".join(out)
 
-    def _factors(self, args, in_frac: bool = False, first: bool = True) -> str:
+    def _factors(self, args, in_frac: bool = False, first: bool = True, crowded: bool = False) -> str:
         """Print factors side by side, parenthesising only where a reader needs it."""
         if len(args) == 1 and in_frac:
             return self._print(args[0])
         if first and len(args) > 1 and args[0] == -1:
             return "- " + self._factors(args[1:])
+        if self._settings["kept_order"] and not in_frac:  # 2 y, never y 2: the number leads
+            args = [a for a in args if a.is_Number] + [a for a in args if not a.is_Number]
         out = []
         for n, term in enumerate(args):
             tex = self._print(term)
+            if (len(args) > 1 or crowded) and isinstance(term, sympy.Derivative) and "/" in tex:
+                tex = self._add_parens(tex)  # (\partial L/\partial s_c) beside another factor
             last = n == len(args) - 1
             # A log followed by another factor is bracketed: \log a y_c reads as log(a y_c).
             if (term.is_Add or ((n or not first) and term.could_extract_minus_sign())
@@ -293,15 +354,16 @@ class NotesPrinter(LatexPrinter):
         return " ".join(out)
 
 
-def _flatten_mul(expr) -> list:
+def _flatten_mul(expr, kept: bool = False) -> list:
     """The factors of a (possibly nested, unevaluated) product, in written order."""
     if not expr.is_Mul:
         return [expr]
     if not _written_by_hand(expr):  # SymPy's order puts 1/b before a; a reader writes a/b
-        args = _ordered_factors(expr)
+        # kept: the order the parser left (SymPy's own order when it changed nothing), never re-ranked
+        args = list(expr.args) if kept else _ordered_factors(expr)
         return ([f for f in args if not (f.is_Pow and f.exp.is_negative)]
                 + [f for f in args if f.is_Pow and f.exp.is_negative])
-    return [f for a in expr.args for f in _flatten_mul(a)]
+    return [f for a in expr.args for f in _flatten_mul(a, kept)]
 
 
 def _run_of_divisors(flat: list, n: int) -> list:
@@ -335,6 +397,24 @@ def _subscript(base: str, indices: list[str], joined: bool = False) -> str:
     return base + "_{" + ("" if joined and short else ",").join(indices) + "}"
 
 
+def _is_short(expr) -> bool:
+    """Short enough to stand on one side of a slash unbracketed: ``1``, ``s_c``, ``e^{z_c}``, ``T^2``."""
+    if expr.is_Number:
+        return expr.is_Integer and expr >= 0
+    if expr.is_Pow:
+        return _is_short(expr.base) and expr.exp.is_Integer and expr.exp > 0
+    return _is_name(expr) or (isinstance(expr, sympy.exp) and _is_short(expr.args[0]))
+
+
+def _slash_side(tex: str, expr, top: bool) -> str:
+    """One side of ``a/b``: bracketed unless it is one factor (a product below the slash is too)."""
+    if expr is None or _is_short(expr) or isinstance(expr, (sympy.Sum, sympy.log)) and top:
+        return tex
+    if top and expr.is_Mul and not expr.could_extract_minus_sign():
+        return tex
+    return tex if tex.startswith(("(", r"\left(")) else "(" + tex + ")"
+
+
 def _is_name(expr) -> bool:
     """Something a reader takes as one symbol: ``L``, ``s_c``, ``\\mathbf{z}``, ``L(s)``."""
     if isinstance(expr, sympy.Derivative):
@@ -362,67 +442,3 @@ def _ordered_factors(expr) -> list:
         return 2
     args = list(expr.args) if expr.is_Mul else [expr]
     return sorted(args, key=lambda f: (rank(f), sympy.default_sort_key(f)))
-
-
-def printer_for(derivation: Derivation | None = None, markdown: bool = False) -> NotesPrinter:
-    """The printer configured by a derivation's notation (SymPy-neutral without one).
-
-    ``markdown``: for MathJax with its base and ams packages only (bold Greek by mathbf).
-    """
-    if derivation is None:
-        return NotesPrinter()
-    k = derivation.k if derivation.k is not None else derivation.symbols.get("k")
-    return NotesPrinter({
-        "vectors": tuple(derivation.vectors),
-        "bold_vectors": derivation.notation.bold_vectors,
-        "softmax": tuple(_softmaxes(derivation)),
-        "softmax_name": derivation.notation.softmax_name,
-        "indices": tuple(derivation.indices),
-        "bold_greek": r"\mathbf" if markdown else r"\boldsymbol",
-        "sum_range": None if k is None else (sympy.Integer(1), sympy.Integer(k) if isinstance(k, int) else k),
-    })
-
-
-def _softmaxes(derivation: Derivation):
-    """Pairs (defined name, vector) for each definition of the form e^{v_p} / sum_j e^{v_j}.
-
-    The denominator may be a ``Sum`` or, for a concrete k, the k exponentials written out.
-    """
-    for d in derivation.definitions:
-        if len(d.params) != 1:
-            continue
-        numer, denom = fraction(d.body, exact=True)
-        if not (isinstance(numer, sympy.exp) and isinstance(numer.args[0], sympy.Indexed)):
-            continue
-        vec = numer.args[0]
-        if vec.indices == d.params and _sums_exp_of(denom, vec.base, derivation.symbols.get("k")):
-            yield d.name, vec.base.name
-
-
-def _sums_exp_of(denom, base, k) -> bool:
-    """True when ``denom`` is sum_j e^{base_j} over all classes: a Sum, or k written-out terms."""
-    if isinstance(denom, sympy.Sum):
-        inner = denom.function.args[0] if isinstance(denom.function, sympy.exp) else None
-        full = len(denom.limits) == 1 and denom.limits[0][1:] == (1, k)  # over every class
-        return (full and isinstance(inner, sympy.Indexed) and inner.base == base
-                and inner.indices == (denom.limits[0][0],))
-    if not (isinstance(k, (int, sympy.Integer)) and isinstance(denom, sympy.Add)):
-        return False
-    k = int(k)
-    terms, stack = [], [denom]
-    while stack:  # parsed sums are nested two-term Adds: a + b + c is (a + b) + c
-        e = stack.pop()
-        stack.extend(e.args) if isinstance(e, sympy.Add) else terms.append(e)
-    return sorted(terms, key=sympy.default_sort_key) == sorted(
-        (sympy.exp(base[n]) for n in range(1, k + 1)), key=sympy.default_sort_key)
-
-
-def latex_expr(expr, derivation: Derivation | None = None) -> str:
-    r"""One expression in lecture-note notation, using ``derivation``'s notation if given.
-
-    >>> s, c = sympy.IndexedBase("s"), sympy.Symbol("c")
-    >>> latex_expr(-sympy.log(s[c]))
-    '- \\log s_c'
-    """
-    return printer_for(derivation).doprint(expr)
-

@@ -34,6 +34,7 @@ import sympy
 
 from ..model.derivation import Case, Chain, Derivation, Step
 from .dims import scope, verify_dims_step
+from .feedback import Feedback, explain_limited
 from .instances import DEEP_PROBES, MORE_K, Counterexample, _describe, _Instances
 from .meaning import Meaning, Refused, apply_case, is_zero, normal_form, sum_to_one
 from .probe import STYLES as _STYLES
@@ -76,6 +77,7 @@ class StepResult:
     detail: str = ""  # one line: which instances were proved, why unverified, ...
     counterexample: Counterexample | None = None  # present when evidence is FAILS
     scope: str = ""  # the symbolic dims a PROVED_ALL_DIMS covers ("n, d")
+    feedback: Feedback | None = None  # for FAILS: how the sides differ, telling values (feedback.py)
 
     @property
     def evidence_text(self) -> str:
@@ -126,6 +128,7 @@ class Report:
                 "passed": r.passes(allow_numeric, all_k),
                 "seconds": round(r.seconds, 4), "detail": r.detail,
                 "counterexample": None if cx is None else {"values": cx.values, "lhs": cx.lhs, "rhs": cx.rhs},
+                "feedback": None if r.feedback is None else r.feedback.as_dict(),
             })
         return {"path": self.derivation.path, "title": self.derivation.title,
                 "passed": self.passed(allow_numeric, all_k), "steps": steps}
@@ -137,7 +140,8 @@ class Report:
 
 def check(derivation: Derivation, *, timeout: float = 10.0, parallel: int | None = None,
           memory_mb: float | None = DEFAULT_MEMORY_MB) -> Report:
-    """Verify every step of ``derivation``; each step gets at most ``timeout`` seconds.
+    """Verify every step of ``derivation``; each step gets at most ``timeout`` seconds
+    (and ``memory_mb`` MB beyond what its worker holds; None: no limit; see ``run_in_workers``).
 
     Steps run in ``parallel`` forked worker processes (default: ``workers_for`` the
     number of steps), each step under its own deadline; a worker past it is killed and
@@ -166,7 +170,7 @@ def check(derivation: Derivation, *, timeout: float = 10.0, parallel: int | None
         for n, step in enumerate(chain.steps, start=1):
             work.append((chain, n, previous, step))
             previous = step.expr
-    jobs = [partial(_timed, derivation, chain, n, lhs, step) for chain, n, lhs, step in work]
+    jobs = [partial(_timed, derivation, chain, n, lhs, step, timeout) for chain, n, lhs, step in work]
     workers = workers_for(len(jobs)) if parallel is None else parallel
     outcomes = run_in_workers(jobs, timeout=timeout, workers=workers, memory_mb=memory_mb)
     results = []
@@ -238,13 +242,17 @@ def _meaning(derivation: Derivation) -> Meaning:
     return _shared[1]
 
 
-def _timed(derivation: Derivation, chain: Chain, n: int, lhs: sympy.Basic, step: Step) -> StepResult:
+def _timed(derivation: Derivation, chain: Chain, n: int, lhs: sympy.Basic, step: Step,
+           timeout: float | None = None) -> StepResult:
     start = time.perf_counter()
     evidence, detail, counterexample = verify_step(derivation, lhs, step.expr, chain.case,
                                                    seed=f"{chain.name}:{n}")
+    feedback = None if counterexample is None else explain_limited(  # within the step's own time limit
+        derivation, lhs, step.expr, chain.case, counterexample.values,
+        None if timeout is None else timeout - (time.perf_counter() - start) - 0.5)
     return StepResult(chain=chain.name, index=n, reason=step.reason, evidence=evidence,
                       seconds=time.perf_counter() - start, detail=detail, counterexample=counterexample,
-                      scope=scope(derivation))
+                      scope=scope(derivation), feedback=feedback)
 
 
 def verify_step(derivation: Derivation, lhs: sympy.Basic, rhs: sympy.Basic, case: Case | None,
