@@ -131,6 +131,13 @@ class _Parser(_Forms):
             t = self.take()
             if t.kind == "sym" and t.text in "}^_&=+":
                 raise self.fail("an argument in braces", tok=t)
+            if t.kind == "num" and len(t.text) > 1:
+                # TeX takes one character as an unbraced argument: \frac12 t is (1/2) t,
+                # never 12/t, and t^10 shows as t^1 followed by 0. Read what is shown.
+                first = Tok("num", t.text[0], t.start, t.start + 1)
+                rest = Tok("num", t.text[1:], t.start + 1, t.end)
+                self.toks = [*self.toks[:self.n - 1], first, rest, *self.toks[self.n:]]
+                return [first]
             return [t]
         open_, depth, start = self.take(), 1, self.n
         while self.n < len(self.toks):
