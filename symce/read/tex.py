@@ -40,7 +40,7 @@ import sympy
 
 from ..errors import DerivationFormatError, UnsafeExpressionError
 from .expr import MAX_EXPRESSION_CHARS, MAX_INT_DIGITS, _Builder
-from .lex import _CLOSE, _OPEN, _STOP, FONTS, FRACS, GREEK, KNOWN, MAX_DEPTH, SIZES, Source, Tok, tokenize
+from .lex import _CLOSE, _OPEN, _STOP, FONTS, FRACS, GREEK, KNOWN, MAX_DEPTH, SIZES, Source, Tok, one_character, tokenize
 from .texforms import Cell, _Forms, _Operator
 @dataclass
 class Scope:
@@ -131,14 +131,8 @@ class _Parser(_Forms):
             t = self.take()
             if t.kind == "sym" and t.text in "}^_&=+":
                 raise self.fail("an argument in braces", tok=t)
-            if t.kind == "num" and len(t.text) > 1:
-                # TeX takes one character as an unbraced argument: \frac12 t is (1/2) t,
-                # never 12/t, and t^10 shows as t^1 followed by 0. Read what is shown.
-                first = Tok("num", t.text[0], t.start, t.start + 1)
-                rest = Tok("num", t.text[1:], t.start + 1, t.end)
-                self.toks = [*self.toks[:self.n - 1], first, rest, *self.toks[self.n:]]
-                return [first]
-            return [t]
+            self.toks = one_character(self.toks, self.n - 1) if t.kind == "num" else self.toks
+            return [self.toks[self.n - 1]]
         open_, depth, start = self.take(), 1, self.n
         while self.n < len(self.toks):
             t = self.take()
