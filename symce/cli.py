@@ -3,17 +3,23 @@
 Only this module prints. Exit codes: 0 the claim holds, 1 it does not (or could
 not be shown), 2 the input was malformed, 3 symce itself failed (a bug: one line
 naming the exception, never dressed up as bad input). A traceback reaching a user
-is a bug.
+is a bug. Stopped from outside, symce exits as a shell reports a signal: 128 + the
+signal's number (130 for SIGINT, 129 for SIGHUP, 143 for SIGTERM), its workers
+ended; a reader that goes away (``symce check F | head -1``) ends it quietly with
+141, the status of SIGPIPE.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
 import sys
 
 from .errors import ProofError, SymceError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_SIGNAL_BASE, EXIT_PIPE = 128, 141  # 128 + signal number; 141 = 128 + SIGPIPE
 _SMALL_K_FLAG = "--allow-unproved-large-k"
 _SMALL_K_HELP = ("also pass steps proved only for k <= 6, giving up a proof for every larger k "
                  "(default: only steps proved for every k the file claims pass)")
@@ -25,6 +31,18 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str):  # noqa: D401 - argparse's own hook
         self.exit(EXIT_BAD_INPUT, f"symce: error: {message}\n")
+
+    def parse_known_args(self, args=None, namespace=None):
+        # A subcommand takes its options anywhere among its paths (symce check a.toml
+        # --json b.toml); argparse's intermixed parsing does that, but only for a parser
+        # without subcommands, and it calls this method itself (hence the flag).
+        if self._subparsers is not None or getattr(self, "_intermixing", False):
+            return super().parse_known_args(args, namespace)
+        self._intermixing = True
+        try:
+            return self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._intermixing = False
 
 
 # --- prove (issue 2) --------------------------------------------------------
@@ -141,6 +159,9 @@ def _add_check(sub) -> None:
     _add_small_k(p)
     p.add_argument("--timeout", type=float, default=10.0, metavar="SECONDS",
                    help="time limit per step; a step that runs out is unverified (default: 10)")
+    p.add_argument("--memory", type=float, default=None, metavar="MB",
+                   help="memory a step's worker may add to symce's own; a step that needs more is "
+                        "unverified (default: 2048)")
     p.set_defaults(run=_run_check)
 
 
@@ -161,6 +182,7 @@ def _run_check(args) -> int:
         raise UsageError(f"--timeout: expected a positive number of seconds, found {args.timeout}")
     if not args.timeout <= MAX_TIMEOUT:
         raise UsageError(f"--timeout: expected at most {MAX_TIMEOUT:g} seconds, found {args.timeout:g}")
+    memory = _memory_mb(args.memory)
     paths = derivation_paths(args.paths)
     load = load_derivation
     if args.declarations is not None or not all(p.lower().endswith(".toml") for p in paths):
@@ -169,7 +191,7 @@ def _run_check(args) -> int:
         def load(path):
             return load_any(path, args.declarations)
     derivations = [load(p) for p in paths]  # all parsed before any is checked
-    reports = [check(d, timeout=args.timeout) for d in derivations]
+    reports = [check(d, timeout=args.timeout, memory_mb=memory) for d in derivations]
     rule = {"allow_numeric": args.allow_numeric, "all_k": not args.small_k}
     passed = all(r.passed(**rule) for r in reports)
     if args.json:
@@ -181,20 +203,21 @@ def _run_check(args) -> int:
         print(json.dumps(doc, indent=2))
         return EXIT_OK if passed else EXIT_FAILED
     for report in reports:
-        print(f"{report.derivation.path}: {report.derivation.title}")
+        print(_shown(f"{report.derivation.path}: {report.derivation.title}"))
         for note in report.derivation.notes:  # what a notes reader inferred (cases from prose, entries)
-            print(f"  note {note}")
+            print(_shown(f"  note {note}"))
         for r in report.steps:
             line = _step_line(report, r, rule)
-            print(f"  {'ok  ' if r.passes(**rule) else 'FAIL'} {r.chain} step {r.index}: {r.evidence.value}"
-                  f" ({r.seconds:.2f} s{f'; line {line}' if line else ''})" + (f" -- {r.reason}" if r.reason else ""))
+            reason = " ".join(r.reason.split())
+            print(_shown(f"  {'ok  ' if r.passes(**rule) else 'FAIL'} {r.chain} step {r.index}: {r.evidence.value}"
+                         f" ({r.seconds:.2f} s{f'; line {line}' if line else ''})" + (f" -- {reason}" if reason else "")))
     for report in reports:
         bad = report.first_failure(**rule)
         if bad is None:
             continue
         line = _step_line(report, bad, rule)
         at = f"{report.derivation.path}, chain {bad.chain!r}, step {bad.index}" + (f" (line {line})" if line else "")
-        print(f"first failing step: {at}: {bad.evidence.value}" + (f" ({bad.detail})" if bad.detail else ""))
+        print(_shown(f"first failing step: {at}: {bad.evidence.value}" + (f" ({bad.detail})" if bad.detail else "")))
         if bad.counterexample is not None:
             cx = bad.counterexample
             print("  counterexample: " + ", ".join(f"{k} = {v}" for k, v in cx.values.items()))
@@ -210,6 +233,17 @@ def _run_check(args) -> int:
           + ("" if passed else f"; {n - good} do not")
           + (f" ({small} of them only for k <= 6, passed by {_SMALL_K_FLAG})" if small else ""))
     return EXIT_OK if passed else EXIT_FAILED
+
+
+def _memory_mb(value: float | None) -> float:
+    from .errors import UsageError
+    from .verify.timelimit import DEFAULT_MEMORY_MB
+
+    if value is None:
+        return DEFAULT_MEMORY_MB
+    if not 64 <= value <= 1 << 20:  # below 64 MB SymPy cannot even start a step
+        raise UsageError(f"--memory: expected 64 to {1 << 20} megabytes, found {value:g}")
+    return value
 
 
 def _step_line(report, result, rule: dict) -> int | None:
@@ -254,7 +288,8 @@ def _run_latex(args) -> int:
     from .verify.steps import check
 
     check_options(args.format, args.standalone)  # refuse bad options before the slow check
-    target = None if args.output is None else output_target(args.output)
+    reads = [args.path] + ([args.declarations] if args.declarations else [])
+    target = None if args.output is None else output_target(args.output, reads=reads)
     report = check(load_any(args.path, args.declarations))  # checked once; the renderer reads this report
     # A step that did not pass raises UnverifiedStepError, a ProofError: main() exits 1.
     text = render(report, format=args.format, standalone=args.standalone,
@@ -269,32 +304,45 @@ def _run_latex(args) -> int:
 # --- export (issue 5) -------------------------------------------------------
 
 def _add_export(sub) -> None:
-    from .export import BACKENDS, EXPORT_ASSUMPTIONS
-    from .model.catalogue import IDENTITIES
+    from .export import BACKENDS
+    from .model.catalogue import EXPORTS
 
-    p = sub.add_parser("export", help="write a numeric module for loss and gradient",
-                       description="Write a standalone module with loss(z, y) and grad(z, y), "
-                                   "printed from the proved stable forms.")
-    # argparse lists the known names when a choice is unknown, and exits 2.
-    p.add_argument("identity", choices=IDENTITIES, help="the identity to export")
+    p = sub.add_parser("export", help="write a numeric module for a proved loss and its gradient",
+                       description="Write a standalone module with loss, grad and loss_and_grad, after "
+                                   "checking the derivations its formulas come from. NAME is one of "
+                                   f"{', '.join(EXPORTS)}, or a derivation file with an [export] table.")
+    p.add_argument("name", metavar="NAME", help=f"{', '.join(EXPORTS)}, or a derivation file (TOML)")
+    # argparse lists the known backends when a choice is unknown, and exits 2.
     p.add_argument("--backend", choices=BACKENDS, default="numpy", help="array library (default: numpy)")
-    p.add_argument("--assume", choices=EXPORT_ASSUMPTIONS, default="simplex",
-                   help="assumption on y: simplex exports s - y, none exports s * sum(y) - y (default: simplex)")
     p.add_argument("-o", "--output", metavar="FILE", help="write here (atomically) instead of stdout")
     p.set_defaults(run=_run_export)
 
 
 def _run_export(args) -> int:
-    from .export.codegen import export_source
+    import os
+
+    from .errors import UsageError
+    from .model.catalogue import EXPORTS
     from .output import output_target, write_output
 
     target = None if args.output is None else output_target(args.output)
-    source = export_source(args.identity, backend=args.backend, assume=args.assume)
+    if args.name in EXPORTS:
+        from .export.losses import named_source
+
+        source = named_source(args.name, args.backend)
+    elif args.name.endswith(".toml") or os.path.sep in args.name or os.path.exists(args.name):
+        from .export.user import user_source
+        from .read.toml import load_derivation
+
+        source = user_source(load_derivation(args.name), args.backend)
+    else:
+        raise UsageError(f"unknown loss {args.name!r}; known: {', '.join(EXPORTS)} "
+                         "(or a derivation file with an [export] table)")
     if target is None:
         sys.stdout.write(source)
         return EXIT_OK
     write_output(args.output, target, source)
-    print(f"symce: wrote {args.output} ({args.identity}, {args.backend}, assume {args.assume})", file=sys.stderr)
+    print(f"symce: wrote {args.output} ({args.name}, {args.backend})", file=sys.stderr)
     return EXIT_OK
 
 
@@ -310,40 +358,119 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _drop_stdout() -> None:
-    """Point stdout at /dev/null, so the interpreter's last flush cannot fail again.
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP reached symce: unwind (workers are killed on the way) and exit 128 + n."""
 
-    This is the recipe of the Python documentation's note on SIGPIPE.
+    def __init__(self, signum: int):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _terminate(signum, frame):  # noqa: ARG001 - the signal module's handler signature
+    raise Terminated(signum)
+
+
+def _on_signals() -> dict:
+    """Install the SIGTERM/SIGHUP handlers (main thread only); returns the ones replaced."""
+    previous = {}
+    for name in ("SIGTERM", "SIGHUP"):
+        sig = getattr(signal, name, None)
+        if sig is None:
+            continue
+        try:
+            previous[sig] = signal.signal(sig, _terminate)
+        except ValueError:  # not the main thread: the default action stays
+            pass
+    return previous
+
+
+def _shown(text: str) -> str:
+    r"""``text`` on one line and inert on a terminal: a newline, an escape sequence or a
+    bidirectional override (in a file name, say) is shown as its Python escape.
+
+    >>> _shown("bad\nname\x1b[31m.toml")
+    'bad\\nname\\x1b[31m.toml'
     """
-    import os
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in text)
 
+
+def _say(message: str) -> None:
+    """One line on stderr; a stderr that is gone must not turn a verdict into a traceback."""
     try:
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-    except (OSError, ValueError):  # stdout without a file descriptor (a test's capture)
+        print(_shown(message), file=sys.stderr, flush=True)
+    except (OSError, ValueError, AttributeError):
         pass
+
+
+def _stdio() -> None:
+    """Descriptors 0-2 closed by the caller (``symce check F >&-``): hold them with /dev/null.
+
+    Otherwise the next file opened takes the number 1, and a forked worker's pipe or
+    the file being written could receive what was meant for stdout. Python has then
+    set ``sys.stdout`` to None: output goes nowhere, as with ``>/dev/null``.
+    """
+    for fd in (0, 1, 2):
+        try:
+            os.fstat(fd)
+        except OSError:
+            null = os.open(os.devnull, os.O_RDWR)
+            if null != fd:
+                os.dup2(null, fd)
+                os.close(null)
+    for name in ("stdout", "stderr"):
+        if getattr(sys, name) is None:
+            setattr(sys, name, open(os.devnull, "w", encoding="utf-8"))
+
+
+def _pipe_closed() -> int:
+    """The reader of stdout went away: stop quietly, as a program killed by SIGPIPE would."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())  # the flush at exit must not fail again
+        os.close(null)
+    except (OSError, ValueError, AttributeError):
+        pass
+    return EXIT_PIPE
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run one symce command; returns the exit code (the console script exits with it)."""
-    args = build_parser().parse_args(argv)
+    _stdio()
+    try:
+        return _main(argv)
+    except BrokenPipeError:
+        return _pipe_closed()
+
+
+def _main(argv: list[str] | None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit:
+        sys.stdout.flush()  # --help into a closed pipe is a broken pipe, not a traceback
+        raise
+    previous = _on_signals()
     try:
         code = args.run(args)
-        sys.stdout.flush()  # a closed pipe is met here, not in the interpreter's last flush
+        sys.stdout.flush()
         return code
     except ProofError as exc:  # a claim that does not hold is not bad input
-        print(f"symce: {exc}", file=sys.stderr)
+        _say(f"symce: {exc}")
         return EXIT_FAILED
     except SymceError as exc:
-        print(f"symce: error: {exc}", file=sys.stderr)
+        _say(f"symce: error: {exc}")
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
-        print("symce: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:  # `symce check F | head -1`: the reader left; say nothing more
-        _drop_stdout()
-        return EXIT_FAILED
+        _say("symce: interrupted")
+        return EXIT_SIGNAL_BASE + signal.SIGINT
+    except Terminated as exc:
+        _say(f"symce: terminated by {signal.Signals(exc.signum).name}")
+        return EXIT_SIGNAL_BASE + exc.signum
+    except BrokenPipeError:
+        raise
     except Exception as exc:  # noqa: BLE001 - the last resort: symce's bug, said to be one
-        print(f"symce: internal error (a bug in symce, not in the input; please report it): "
-              f"{type(exc).__name__}: {exc}", file=sys.stderr)
+        _say(f"symce: internal error (a bug in symce, not in the input; please report it): "
+             f"{type(exc).__name__}: {exc}")
         return EXIT_INTERNAL
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

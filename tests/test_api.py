@@ -30,7 +30,7 @@ def test_end_to_end_through_the_public_api():
     assert report.passed()
     assert r"\begin{align*}" in symce.render_latex(report)
     assert symce.prove(k=3).holds
-    assert "def grad(z, y)" in symce.export_source()
+    assert "def grad(logits, target" in symce.export_source()
 
 
 def test_prove_is_the_function_even_after_its_module_is_imported():

@@ -1,4 +1,9 @@
-"""Export: numeric code printed from proved expressions (``stable``, ``numeric``, ``codegen``).
+"""Export: numeric code standing on proved expressions.
+
+``codegen`` is the one door; ``losses`` (the named losses and the proofs they stand on),
+``numpy_source``, ``torch_source`` and ``jax_source`` (their modules), ``user`` and
+``printers`` (a derivation file's [export] table), ``stable`` (the proved stable forms of
+softmax cross-entropy) and ``numeric`` (lambdified checks).
 
 This package's ``__init__`` stays light: the CLI reads the choice lists below to
 build its argument parser without importing SymPy's code printers.

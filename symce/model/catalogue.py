@@ -20,3 +20,5 @@ FORMS = {
 DEFAULT_FORM = {"none": "general", "simplex": "s-y", "onehot": "onehot"}
 #: Identities the prover knows, by CLI name.
 IDENTITIES = ("softmax-ce",)
+#: Losses ``symce export`` writes modules for (besides a derivation file with an [export] table).
+EXPORTS = ("softmax-ce", "bce-with-logits", "mse")

@@ -139,6 +139,17 @@ class Notation:
 
 
 @dataclass(frozen=True)
+class ExportSpec:
+    """A file's ``[export]`` table: which proved chains ``symce export FILE`` prints as code."""
+
+    name: str  # the loss's name, for the module's docstring
+    inputs: tuple[str, ...]  # the functions' arguments, in order: declared vectors and scalars
+    loss: str  # the chain whose start is the loss
+    gradient: str  # the chain whose last step is the proved gradient (its start: Derivative(loss, v[i]))
+    stable: str | None = None  # the chain whose last step is the loss's stable form, if any
+
+
+@dataclass(frozen=True)
 class Derivation:
     """A whole derivation file, parsed and ready to be verified or rendered."""
 
@@ -153,6 +164,7 @@ class Derivation:
     cases: tuple[Case, ...] = ()  # available case splits
     chains: tuple[Chain, ...] = ()  # in file order
     notation: Notation = Notation()  # printing choices
+    export: ExportSpec | None = None  # the [export] table, if the file has one
     k_min: int = 1  # the smallest k a symbolic k claims (symbols.k = { symbolic = true, min = 2 })
     # what a reader of notes inferred, one line each (a case read from prose, entries checked)
     notes: tuple[str, ...] = ()

@@ -27,9 +27,11 @@ from fractions import Fraction
 import sympy
 
 from ..errors import DerivationFormatError, UnsafeExpressionError
+from .bounds import Budget, Reach, integer_by_form, literal_zero
 
 MAX_EXPRESSION_CHARS = 4000  # one expression; the reference's longest is ~150
 MAX_NODES = 600  # ast nodes per expression
+MAX_SUM_DEPTH = 8  # sums inside sums; SymPy re-reads the whole body for each level it nests
 MAX_INT_DIGITS = 30  # integer literals up to 10**30
 MAX_EXPONENT = 64  # |n| for a numeric exponent n
 MAX_POWER_BITS = 4096  # size of a numeric power a**n once computed
@@ -70,6 +72,7 @@ def read_expression(
     where: str = "<expression>",
     relations: bool = False,
     whole_vectors: bool = False,
+    budget: Budget | None = None,
 ) -> sympy.Basic:
     """Translate ``text`` into a SymPy expression using only ``names`` and the whitelist.
 
@@ -77,7 +80,8 @@ def read_expression(
     ``IndexedBase`` for a vector, a number for a concrete ``k``). ``relations``
     admits ``Eq``/``Ne`` (used for cases). ``whole_vectors`` admits a vector's
     bare name (``y``) as a plain symbol, for math in prose ("a one-hot ``y``").
-    ``where`` prefixes every message.
+    ``where`` prefixes every message. ``budget``, shared by the expressions of one
+    file, caps their syntax nodes together, so that loading any file stays fast.
 
     >>> read_expression("__import__('os')", {})
     Traceback (most recent call last):
@@ -95,7 +99,7 @@ def read_expression(
             f"{where}: expression is {len(text)} characters long (at most {MAX_EXPRESSION_CHARS})"
         )
     _ascii_only(text, where)
-    tree = _parse_tree(text, where)
+    tree = _parse_tree(text, where, budget)
     expr = _Builder(names, where, relations, whole_vectors).build(tree.body)
     if expr.has(sympy.zoo, sympy.nan, sympy.oo, -sympy.oo):
         raise DerivationFormatError(f"{where}: expression has no finite value: {quoted(text)}")
@@ -122,7 +126,7 @@ def _ascii_only(text: str, where: str) -> None:
             )
 
 
-def _parse_tree(text: str, where: str) -> ast.Expression:
+def _parse_tree(text: str, where: str, budget: Budget | None = None) -> ast.Expression:
     """Python's own parser, made to report through our errors; it runs nothing."""
     try:
         tree = ast.parse(text.strip(), mode="eval")
@@ -133,13 +137,16 @@ def _parse_tree(text: str, where: str) -> ast.Expression:
     count = sum(1 for _ in ast.walk(tree))
     if count > MAX_NODES:
         raise UnsafeExpressionError(f"{where}: expression has {count} syntax nodes (at most {MAX_NODES})")
+    if budget is not None:
+        budget.spend(count, where)
     return tree
 
 
 MAX_PROSE_PIECES = 32  # math pieces in one reason or title
 
 
-def read_prose(text: str, names: Mapping[str, sympy.Basic], *, where: str = "<text>") -> tuple:
+def read_prose(text: str, names: Mapping[str, sympy.Basic], *, where: str = "<text>",
+               budget: Budget | None = None) -> tuple:
     """Split author text into words and math: the pieces between backticks are expressions.
 
     A reason names math ("every `y[j]` vanishes"); typeset as text, ``y_j`` would show
@@ -173,18 +180,19 @@ def read_prose(text: str, names: Mapping[str, sympy.Basic], *, where: str = "<te
         )
     out: list = []
     for n, piece in enumerate(pieces):
-        out.append(_read_math_piece(piece, names, where) if n % 2 else piece)
+        out.append(_read_math_piece(piece, names, where, budget) if n % 2 else piece)
     return tuple(out)
 
 
-def _read_math_piece(piece: str, names: Mapping[str, sympy.Basic], where: str) -> sympy.Basic:
+def _read_math_piece(piece: str, names: Mapping[str, sympy.Basic], where: str,
+                     budget: Budget | None = None) -> sympy.Basic:
     shown = piece if len(piece) <= 40 else piece[:37] + "..."
     at = f"{where}: cannot read `{shown}`"
     if not piece.strip():
         raise DerivationFormatError(f"{at}: nothing between the backticks")
 
     def read(part: str) -> sympy.Basic:
-        return read_expression(part, names, where=at, relations=True, whole_vectors=True)
+        return read_expression(part, names, where=at, relations=True, whole_vectors=True, budget=budget)
 
     relation = _top_level_relation(piece, at)
     if relation is None:
@@ -219,11 +227,13 @@ class _Builder:
     """One pass over a size-checked tree; each accepted node kind has one method."""
 
     def __init__(self, names: Mapping[str, sympy.Basic], where: str, relations: bool,
-                 whole_vectors: bool = False):
+                 whole_vectors: bool = False, reach: Reach | None = None):
         self.names = names
         self.where = where
         self.relations = relations
         self.whole_vectors = whole_vectors
+        self.reach = reach if reach is not None else Reach()
+        self.sums = 0  # Sums this builder is inside
 
     def refuse(self, what: str) -> UnsafeExpressionError:
         return UnsafeExpressionError(f"{self.where}: {what} is not allowed")
@@ -241,7 +251,11 @@ class _Builder:
                 raise self.refuse(f"attribute access ('.{node.attr}')")
             what = _REFUSED.get(type(node), f"syntax {type(node).__name__!r}")
             raise self.refuse(what)
-        return method(node)
+        expr = method(node)
+        # Sized before anything asks SymPy about it: an assumption query or an evaluating
+        # constructor on the next node up may compute what this one can reach.
+        self.reach.check(expr, self.where)
+        return expr
 
     # --- leaves -------------------------------------------------------------
 
@@ -296,7 +310,7 @@ class _Builder:
         left, right = self.build(node.left), self.build(node.right)
         if op is ast.Pow:
             return self._power(left, right)
-        if op is ast.Div and right.is_zero:
+        if op is ast.Div and literal_zero(right):
             raise self.bad("division by zero")
         numbers = left.is_Number and right.is_Number
         if op is ast.Add:
@@ -326,7 +340,7 @@ class _Builder:
                         f"{self.where}: {base}**{exponent} would have about {int(bits)} bits"
                         f" (at most {MAX_POWER_BITS})"
                     )
-            if base.is_zero and exponent.is_negative:
+            if literal_zero(base) and exponent.is_negative:
                 raise self.bad("division by zero")
             if base.is_Number:
                 return base**exponent
@@ -360,7 +374,7 @@ class _Builder:
         parts = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
         indices = [self.build(p) for p in parts]
         for index in indices:
-            if index.is_integer is not True:
+            if not integer_by_form(index):
                 raise self.bad(f"index {index} of {name!r} is not an integer expression")
         return base[tuple(indices)] if len(indices) > 1 else base[indices[0]]
 
@@ -398,7 +412,7 @@ class _Builder:
     def _call_log(self, args):
         self._arity("log", args, 1)
         arg = self.build(args[0])
-        if arg.is_zero:
+        if literal_zero(arg):
             raise self.bad("log(0) has no finite value")
         return sympy.log(arg, evaluate=False)
 
@@ -410,7 +424,7 @@ class _Builder:
         self._arity("KroneckerDelta", args, 2)
         a, b = (self.build(x) for x in args)
         for x in (a, b):
-            if x.is_integer is not True:  # a delta of logits has no 0/1 meaning; probes skipped it
+            if not integer_by_form(x):  # a delta of logits has no 0/1 meaning; probes skipped it
                 raise self.bad(f"KroneckerDelta() argument {x} is not an integer expression")
         return sympy.KroneckerDelta(a, b)
 
@@ -431,14 +445,18 @@ class _Builder:
         if not (isinstance(var, sympy.Symbol) and var.is_integer) or var == self.names.get("k"):
             raise self.bad(f"Sum() index {var} is not a declared index symbol")
         for bound in (low, high):
-            if bound.is_integer is not True:
+            if not integer_by_form(bound):
                 raise self.bad(f"Sum() limit {bound} is not an integer expression")
         # The summation variable ranges over the limits, not over the declared 1..k: with
         # the declared (positive) symbol, KroneckerDelta(j, 0) in Sum(..., (j, 0, k)) was
         # folded to 0 as it was read. The body gets a variable that is an integer only
         # (same name, other assumptions: a different symbol, printed as the author wrote it).
         dummy = sympy.Symbol(var.name, integer=True)
-        inner = _Builder({**self.names, var.name: dummy}, self.where, self.relations, self.whole_vectors)
+        if self.sums >= MAX_SUM_DEPTH:
+            raise UnsafeExpressionError(f"{self.where}: sums nested more than {MAX_SUM_DEPTH} deep")
+        inner = _Builder({**self.names, var.name: dummy}, self.where, self.relations, self.whole_vectors,
+                         self.reach.inner(dummy, low, high))
+        inner.sums = self.sums + 1
         return sympy.Sum(inner.build(args[0]), (dummy, low, high))
 
     def _call_Derivative(self, args):

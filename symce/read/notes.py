@@ -22,6 +22,7 @@ from ..model.derivation import Derivation
 from .declare import Declarations, case_from, declarations, yaml_mapping
 from .rows import Block, chains_of, parts_of, rows_of
 from .tex import Source, tokenize
+from .bounds import MAX_FILE_TOKENS, Budget
 from .toml import MAX_FILE_BYTES, MAX_STEPS, _not_a_file, load_derivation
 
 SUFFIXES = (".md", ".markdown", ".tex")
@@ -96,12 +97,14 @@ def loads_notes(text: str, *, path: str = "<string>", sidecar: tuple[str, str] |
     decl = declarations(data, where)
     if not found:
         raise DerivationFormatError(f"{path}: expected at least one display block to check, found none")
-    chains, notes, names = [], [], set()
+    chains, notes, names, budget = [], [], set(), Budget(MAX_FILE_TOKENS, "LaTeX tokens")
     for number, block in enumerate(found, start=1):
         control = _control(src, block, decl, number, names)
         if control is None:
             continue
-        groups = parts_of(src, rows_of(src, tokenize(src, block.start, block.end), control))
+        toks = tokenize(src, block.start, block.end)
+        budget.spend(len(toks), src.at(block.start))  # each block is capped; so are all of them (load time)
+        groups = parts_of(src, rows_of(src, toks, control))
         for g, group in enumerate(groups):
             name = control.name if g == 0 else f"{control.name}, equation {g + 1}"
             chains += chains_of(src, group, name, control, decl, notes)

@@ -39,8 +39,8 @@ from dataclasses import dataclass, field
 import sympy
 
 from ..errors import DerivationFormatError, UnsafeExpressionError
-from .expr import MAX_EXPRESSION_CHARS, MAX_INT_DIGITS, _Builder
-from .lex import _CLOSE, _OPEN, _STOP, FONTS, FRACS, GREEK, KNOWN, MAX_DEPTH, SIZES, Source, Tok, one_character, tokenize
+from .expr import MAX_EXPRESSION_CHARS, MAX_INT_DIGITS, _Builder, literal_zero
+from .lex import _CLOSE, _OPEN, _STOP, FONTS, FRACS, GREEK, KNOWN, MAX_DEPTH, SIZES, Source, Tok, tokenize
 from .texforms import Cell, _Forms, _Operator
 @dataclass
 class Scope:
@@ -131,8 +131,7 @@ class _Parser(_Forms):
             t = self.take()
             if t.kind == "sym" and t.text in "}^_&=+":
                 raise self.fail("an argument in braces", tok=t)
-            self.toks = one_character(self.toks, self.n - 1) if t.kind == "num" else self.toks
-            return [self.toks[self.n - 1]]
+            return [self.unbraced(t)]
         open_, depth, start = self.take(), 1, self.n
         while self.n < len(self.toks):
             t = self.take()
@@ -167,7 +166,7 @@ class _Parser(_Forms):
             return terms[0]
         if all(t.is_Number for t in terms):
             return sympy.Add(*terms)
-        return sympy.Add(*terms, evaluate=False)
+        return self.caps.reach.check(sympy.Add(*terms, evaluate=False), self.src.at(self.end))  # bounds.py
 
     def signed_term(self) -> sympy.Basic:
         sign = 1
@@ -236,7 +235,7 @@ class _Parser(_Forms):
             return factors[0]
         if all(f.is_Number for f in factors):
             return sympy.Mul(*factors)
-        return sympy.Mul(*factors, evaluate=False)
+        return self.caps.reach.check(sympy.Mul(*factors, evaluate=False), self.src.at(self.end))
 
     def one_vector(self, vectors: int, wholes: int, tok) -> int:
         """Count a factor that read a whole vector; a second one in a product is refused."""
@@ -249,7 +248,7 @@ class _Parser(_Forms):
         return vectors + 1
 
     def divide(self, num, den, tok) -> sympy.Basic:
-        if den.is_zero:
+        if literal_zero(den):  # no assumption query: it may evaluate what it is asked about
             raise self.fail("a divisor other than 0", found="division by zero", tok=tok)
         if num.is_Number and den.is_Number:
             return num / den
@@ -321,6 +320,7 @@ class _Parser(_Forms):
                 base = self.caps._power(base, exponent)
             except DerivationFormatError as exc:  # the same caps as expr.py, named here by place
                 raise type(exc)(f"{self.src.at(hat.start)}{exc}") from None
+            base = self.caps.reach.check(base, self.src.at(hat.start))  # sized before anything evaluates it
         if self.is_("sym", "_"):
             raise self.fail("an operator", found="'_' after something that takes no index")
         return base
@@ -406,7 +406,7 @@ class _Parser(_Forms):
         if t.text == "exp":
             out = sympy.exp(arg, evaluate=False)
         else:
-            if arg.is_zero:
+            if literal_zero(arg):
                 raise self.fail("a log of something other than 0", tok=t, found="log(0)")
             out = sympy.log(arg, evaluate=False)
         self.bare_function = bare

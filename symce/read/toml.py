@@ -1,10 +1,8 @@
 """Read a derivation file (TOML) and build a ``Derivation``; the only module that opens files.
 
-The schema is strict because a typo in a key would otherwise silently drop an
-assumption, and a derivation checked without its assumptions proves something else.
-Unknown, missing and mistyped keys are errors that say where and what
-(``file, chains[2] 'i_ne_c', steps[1].expr: expected string, found integer``).
-The format is documented in ``docs/derivation-format.md``.
+The schema is strict: a typo in a key would otherwise silently drop an assumption,
+and a derivation checked without its assumptions proves something else. Unknown,
+missing and mistyped keys are errors that say where and what (``docs/derivation-format.md``).
 
 >>> d = loads_derivation('''
 ... title = "Softmax"
@@ -39,14 +37,17 @@ import sympy
 
 from ..model.derivation import Assumption, Case, Chain, Definition, Derivation, Notation, Step, free_indices, whole_vector
 from ..errors import DerivationFormatError, UnsafeExpressionError
+from .bounds import Budget, at_most
 from .expr import FUNCTIONS, RELATIONS, quoted, read_expression, read_prose
+from .export_table import export_table
+from .text import check_text
 
-MAX_FILE_BYTES = 1_000_000  # a derivation is a few KB; a megabyte is already absurd
+MAX_FILE_BYTES = 100_000  # a derivation is a few KB; and tomllib takes up to 0.4 s on 100 KB of arrays
 MAX_STEPS = 500  # over all chains
 DERIVATION_SUFFIXES = (".toml", ".md", ".markdown", ".tex")  # what a folder given to check holds
 
 _TOP = {"title": str, "symbols": dict, "definitions": dict, "assumptions": list,
-        "cases": dict, "chains": list, "notation": dict}
+        "cases": dict, "chains": list, "notation": dict, "export": dict}
 _TOP_REQUIRED = ("title", "symbols", "chains")
 _SYMBOLS = {"k": (int, str, dict), "indices": list, "vectors": dict, "scalars": dict}
 _CHAIN = {"name": str, "title": str, "case": str, "vector": str, "start": str, "steps": list}
@@ -120,6 +121,8 @@ def loads_derivation(text: str, *, path: str = "<string>") -> Derivation:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise DerivationFormatError(f"{path}: not valid TOML: {exc}") from None
+    except RecursionError:  # tomllib reads nested arrays and tables recursively
+        raise DerivationFormatError(f"{path}: not valid TOML: arrays or tables nested too deeply") from None
     return _Loader(path, text).derivation(data)
 
 
@@ -144,6 +147,7 @@ class _Loader:
         self.k: int | None = None
         self.k_min = 1  # the smallest k a symbolic k takes
         self.hot: set[sympy.Symbol] = set()  # hot indices of one-hot assumptions
+        self.budget = Budget()  # syntax nodes left for the file's expressions
 
     def error(self, where: str, message: str) -> DerivationFormatError:
         return DerivationFormatError(f"{self.path}, {where}: {message}")
@@ -173,7 +177,7 @@ class _Loader:
     def expression(self, text: str, where: str, relations: bool = False,
                    names: dict[str, sympy.Basic] | None = None) -> sympy.Basic:
         expr = read_expression(text, self.names if names is None else names,
-                               where=f"{self.path}, {where}", relations=relations)
+                               where=f"{self.path}, {where}", relations=relations, budget=self.budget)
         self.entries(expr, where)
         return expr
 
@@ -191,17 +195,19 @@ class _Loader:
 
     def prose(self, text: str, where: str) -> tuple:
         """A reason or title: text with math between backticks, read like any expression."""
-        return read_prose(text, self.names, where=f"{self.path}, {where}")
+        check_text(text, f"{self.path}, {where}")  # typeset by --standalone, shown on terminals
+        return read_prose(text, self.names, where=f"{self.path}, {where}", budget=self.budget)
 
     # --- sections -----------------------------------------------------------
 
     def derivation(self, data: dict) -> Derivation:
         self.table(data, "", _TOP, _TOP_REQUIRED)
+        check_text(data["title"], f"{self.path}, title")
         self.symbols(data["symbols"])
-        definitions = self.definitions(data.get("definitions", {}))
-        assumptions = self.assumptions(data.get("assumptions", []))
+        definitions = self.definitions(at_most(data.get("definitions", {}), f"{self.path}, definitions"))
+        assumptions = self.assumptions(at_most(data.get("assumptions", []), f"{self.path}, assumptions"))
         self.hot = {a.index for a in assumptions if a.kind == "onehot"}
-        cases = self.cases(data.get("cases", {}))
+        cases = self.cases(at_most(data.get("cases", {}), f"{self.path}, cases"))
         chains = self.chains(data["chains"], {c.name: c for c in cases})
         return Derivation(
             path=self.path,
@@ -216,6 +222,7 @@ class _Loader:
             cases=cases,
             chains=chains,
             notation=self.notation(data.get("notation", {})),
+            export=export_table(self, data["export"], chains, definitions) if "export" in data else None,
         )
 
     def declare(self, name: str, where: str, obj: sympy.Basic) -> None:
@@ -251,14 +258,14 @@ class _Loader:
             self.names["k"] = sympy.Symbol("k", integer=True, positive=True)
         else:
             raise self.error("symbols.k", f"expected an integer or \"symbolic\", found {k!r}")
-        for n, name in enumerate(data["indices"]):
+        for n, name in enumerate(at_most(data["indices"], f"{self.path}, symbols.indices")):
             where = f"symbols.indices[{n}]"
             self.typed(name, where, str)
             index = sympy.Symbol(name, integer=True, positive=True)
             self.declare(name, where, index)
             self.indices.append(index)
         for section, make in (("vectors", sympy.IndexedBase), ("scalars", sympy.Symbol)):
-            for name, domain in data.get(section, {}).items():
+            for name, domain in at_most(data.get(section, {}), f"{self.path}, symbols.{section}").items():
                 where = f"symbols.{section}.{name}"
                 self.typed(domain, where, str)
                 if domain not in _DOMAINS:
@@ -415,6 +422,7 @@ class _Loader:
             name = chain["name"]
             if not name.strip():
                 raise self.error(f"{where}.name", f"expected a name, found {name!r}")
+            check_text(name, f"{self.path}, {where}.name")
             where = f"chain {name!r}"
             if name in seen:
                 raise self.error(where, "chain name used twice")
@@ -429,6 +437,8 @@ class _Loader:
             steps = []
             if not chain["steps"]:
                 raise self.error(f"{where}, steps", "expected at least one step, found none")
+            if total + len(chain["steps"]) > MAX_STEPS:  # before reading them: each takes time
+                raise self.error(where, f"more than {MAX_STEPS} steps in the file")
             for m, raw in enumerate(chain["steps"], start=1):
                 at = f"{where}, step {m}"
                 self.table(raw, at, _STEP, ("expr", "reason"))

@@ -18,7 +18,8 @@ import re
 
 import sympy
 from sympy.core.function import AppliedUndef
-from sympy.printing.latex import LatexPrinter
+from sympy.printing.conventions import split_super_sub
+from sympy.printing.latex import LatexPrinter, greek_letters_set, other_symbols, tex_greek_dictionary
 from sympy.simplify import fraction
 
 from ..model.derivation import Derivation
@@ -85,6 +86,15 @@ class NotesPrinter(LatexPrinter):
         if name in self._settings["vectors"] and self._settings["bold_vectors"]:
             return r"\mathbf{" + tex + "}"
         return tex
+
+    def _split_super_sub(self, name: str):
+        # As declared: SymPy reads a name's ending as a modifier (xdot is \dot{x}, xscr is
+        # \mathscr{x}, which needs a package --standalone does not load); only a whole
+        # Greek or Hebrew letter name (alpha, ell) becomes its letter, as a reader expects.
+        if name is None or "{" in name:
+            return (name, [], [])
+        base, supers, subs = split_super_sub(name)
+        return (_letter(base), [_letter(x) for x in supers], [_letter(x) for x in subs])
 
     def _print_Symbol(self, expr, style="plain"):
         if expr.name in self._settings["vectors"]:
@@ -268,6 +278,21 @@ def _run_of_divisors(flat: list, n: int) -> list:
         run.append(flat[n])
         n += 1
     return run
+
+
+def _letter(word: str) -> str:
+    r"""A piece of a declared name: a Greek or Hebrew letter's name as the letter, else as written.
+
+    >>> [_letter(w) for w in ("alpha", "Gamma", "ell", "xscr", "xdot", "L")]
+    ['\\alpha', '\\Gamma', '\\ell', 'xscr', 'xdot', 'L']
+    """
+    if word in tex_greek_dictionary:
+        return tex_greek_dictionary[word]
+    if word in greek_letters_set:
+        return "\\" + word
+    if word in other_symbols:
+        return "\\" + word
+    return word
 
 
 def _subscript(base: str, indices: list[str], joined: bool = False) -> str:

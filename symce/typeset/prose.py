@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 
+from ..read.text import tex_text
+
 __all__ = ["escape_text", "prose_pieces", "inline_prose", "math_prose", "wrap_prose"]
 
 # --- text -------------------------------------------------------------------
@@ -24,17 +26,19 @@ _TEX_ESCAPES = {
 # Inside \text{} MathJax (without its textmacros extension) knows only \$, \{ and \};
 # "\%" or "\textasciitilde{}" would show as written. Other characters are literal there,
 # so the few that need a macro leave the text for math mode ("}\%\text{"), and the
-# rest stay as they are ("_", "^", "<", ">", "|"). "{%" can still never appear.
+# rest stay as they are ("_", "^", "|"). "{%" can still never appear, and neither can a
+# "<" or ">" that a Markdown reader would take for HTML (<script> inside $$ ... $$).
 _MATHJAX_TEXT_ESCAPES = {
     "{": r"\{", "}": r"\}", "$": r"\$",
     **{ch: "}" + macro + r"\text{" for ch, macro in
-       {"%": r"\%", "#": r"\#", "&": r"\&", "~": r"\sim", "\\": r"\backslash"}.items()},
+       {"%": r"\%", "#": r"\#", "&": r"\&", "~": r"\sim", "\\": r"\backslash",
+        "<": r"\lt", ">": r"\gt"}.items()},
 }
 # Markdown text outside math: backslash escapes for kramdown, and braces/percent as
 # HTML entities so that no "{{" or "{%" can ever reach Liquid.
 _MD_ESCAPES = {
     **{ch: "\\" + ch for ch in "\\`*_[]#<>|$"},
-    "{": "&#123;", "}": "&#125;", "%": "&#37;",
+    "{": "&#123;", "}": "&#125;", "%": "&#37;", "&": "&amp;",
 }
 
 
@@ -49,7 +53,9 @@ def escape_text(text: str, fmt: str = "tex") -> str:
     '&#123;&#123; y\\_c &#125;&#125;'
     """
     table = {"tex": _TEX_ESCAPES, "mathjax": _MATHJAX_TEXT_ESCAPES, "md": _MD_ESCAPES}[fmt]
-    return "".join(table.get(ch, ch) for ch in " ".join(text.split()))
+    out = "".join(table.get(ch, ch) for ch in " ".join(text.split()))
+    # pdflatex with no package but amsmath has no glyph for a bare α or é: spell them out.
+    return tex_text(out) if fmt == "tex" else out
 
 
 # --- prose: text with math between backticks ----------------------------------

@@ -36,7 +36,7 @@ from ..model.derivation import Case, Chain, Derivation, Step
 from .instances import DEEP_PROBES, MORE_K, Counterexample, _describe, _Instances
 from .meaning import Meaning, Refused, apply_case, is_zero, normal_form, sum_to_one
 from .probe import STYLES as _STYLES
-from .timelimit import run_in_workers
+from .timelimit import DEFAULT_MEMORY_MB, run_in_workers
 
 SMALL_K = (1, 2, 3, 4, 5, 6)  # instances tried when symbolic k is undecided (from the file's min)
 MAX_WORKERS = 4  # worker processes at most, whatever the machine
@@ -120,12 +120,14 @@ class Report:
         return next((r for r in self.steps if not r.passes(allow_numeric, all_k)), None)
 
 
-def check(derivation: Derivation, *, timeout: float = 10.0, parallel: int | None = None) -> Report:
+def check(derivation: Derivation, *, timeout: float = 10.0, parallel: int | None = None,
+          memory_mb: float | None = DEFAULT_MEMORY_MB) -> Report:
     """Verify every step of ``derivation``; each step gets at most ``timeout`` seconds.
 
     Steps run in ``parallel`` forked worker processes (default: ``workers_for`` the
     number of steps), each step under its own deadline; a worker past it is killed and
-    the step is UNVERIFIED.
+    the step is UNVERIFIED, and so is one that needs more than
+    ``memory_mb`` megabytes (each worker's cap beyond what it inherits).
 
     >>> from symce.read.toml import loads_derivation
     >>> d = loads_derivation('''
@@ -151,7 +153,7 @@ def check(derivation: Derivation, *, timeout: float = 10.0, parallel: int | None
             previous = step.expr
     jobs = [partial(_timed, derivation, chain, n, lhs, step) for chain, n, lhs, step in work]
     workers = workers_for(len(jobs)) if parallel is None else parallel
-    outcomes = run_in_workers(jobs, timeout=timeout, workers=workers)
+    outcomes = run_in_workers(jobs, timeout=timeout, workers=workers, memory_mb=memory_mb)
     results = []
     for (chain, n, _, step), (status, value) in zip(work, outcomes):
         if status == "ok":

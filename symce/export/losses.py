@@ -1,0 +1,123 @@
+"""The named exports (softmax-ce, bce-with-logits, mse): the proofs each stands on, and its module.
+
+An export is printed only after the derivation files its formulas come from have been
+checked, every step proved for all k (``symce check --all-k``); a step that is not
+refuses the export with a ``ProofError`` naming it. The generated module's docstring
+lists the proved results it evaluates.
+
+>>> [p.file for p in PROOFS["mse"]]
+['mean_squared_error.toml']
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from functools import lru_cache
+
+from ..errors import ProofError, UsageError
+from ..model.catalogue import EXPORTS
+from . import BACKENDS
+
+
+@dataclass(frozen=True)
+class Stands:
+    """One derivation file an export stands on, and the chains whose results it evaluates."""
+
+    file: str  # a file name in derivations/
+    chains: tuple[str, ...]  # chains whose last expression the code computes
+
+
+PROOFS = {
+    "softmax-ce": (
+        Stands("cross_entropy_targets.toml", ("gradient", "shift", "stable_loss")),
+        Stands("cross_entropy_integer_labels.toml", ("loss", "total_target", "gradient")),
+        Stands("cross_entropy_soft_targets.toml", ("gradient", "loss")),
+        Stands("loss_reductions.toml", ("none", "sum", "weighted_mean", "count_mean")),
+    ),
+    "bce-with-logits": (
+        Stands("bce_with_logits.toml", ("log_sigma", "loss", "gradient")),
+        Stands("loss_reductions.toml", ("none", "sum", "count_mean")),
+    ),
+    "mse": (Stands("mean_squared_error.toml", ("mean", "sum")),),
+}
+
+_NOTATION = {
+    "softmax-ce": ("z = logits, m = the row maximum (any real shift is proved safe), epsilon (eps) = label_smoothing,\n"
+                   "zeta = z_loss, w = weight, c = an integer label, Z = Sum(exp(z)), S = Sum(exp(z - m));\n"
+                   "q = the target vector: "
+                   "(1 - eps) w[c] at the label plus eps/k w for labels, w ((1 - eps) y + eps/k) for\n"
+                   "probabilities y. In loss_reductions.toml k is the batch size and l[b] the loss of target b."),
+    "bce-with-logits": "x = logits, y = target, w = weight, p = pos_weight, sigma = 1 / (1 + exp(-x)).",
+    "mse": "x = input, t = target; k is the number of elements averaged.",
+}
+
+_SUMMARY = {
+    "softmax-ce": "Softmax cross-entropy with the conventions of torch.nn.functional.cross_entropy",
+    "bce-with-logits": "Binary cross-entropy with logits, as torch.nn.functional.binary_cross_entropy_with_logits",
+    "mse": "Mean squared error, as torch.nn.functional.mse_loss",
+}
+
+
+def derivations_dir() -> str:
+    """Where the derivation files are: installed beside the package, or the source tree's."""
+    here = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    for candidate in (os.path.join(here, "derivations"), os.path.join(os.path.dirname(here), "derivations")):
+        if os.path.isdir(candidate):
+            return candidate
+    raise ProofError("the derivation files the exports stand on are missing (no derivations/ folder)")
+
+
+@lru_cache(maxsize=None)
+def proved_results(file: str, chains: tuple[str, ...]) -> tuple[str, ...]:
+    """Check one derivation file; return 'chain: start = last' for the named chains.
+
+    Raises ``ProofError`` naming the first step not proved for all k.
+    """
+    from ..read.toml import load_derivation
+    from ..verify.steps import check
+
+    path = os.path.join(derivations_dir(), file)
+    report = check(load_derivation(path))
+    bad = report.first_failure(all_k=True)
+    if bad is not None:
+        raise ProofError(f"{file}, chain {bad.chain!r}, step {bad.index}: {bad.evidence.value}; "
+                         "refusing to export code that stands on it")
+    by_name = {c.name: c for c in report.derivation.chains}
+    return tuple(f"{name}: {by_name[name].start} = {by_name[name].steps[-1].expr}" for name in chains)
+
+
+def proofs_for(name: str) -> list[str]:
+    """Every proved result the export ``name`` evaluates, as lines for its docstring."""
+    lines = []
+    for stands in PROOFS[name]:
+        lines.append(f"  {stands.file} (every step proved for all k):")
+        lines += [f"    {r}" for r in proved_results(stands.file, stands.chains)]
+    return lines
+
+
+def named_source(name: str, backend: str) -> str:
+    """The module text of a named export for ``backend``, after its proofs are checked."""
+    if name not in EXPORTS:
+        raise UsageError(f"unknown loss {name!r}; known: {', '.join(EXPORTS)} (or a derivation file with [export])")
+    if backend not in BACKENDS:
+        raise UsageError(f"unknown backend {backend!r}; known: {', '.join(BACKENDS)}")
+    if backend == "numpy":
+        from .numpy_source import NUMPY_SOURCE as bodies
+    elif backend == "torch":
+        from .torch_source import TORCH_SOURCE as bodies
+    else:
+        from .jax_source import JAX_SOURCE as bodies
+    proofs = "\n".join(proofs_for(name))
+    doc = f'''"""{_SUMMARY[name]} ({backend}).
+
+Generated by symce (`symce export {name} --backend {backend}`); do not edit.
+loss(...), grad(...) and loss_and_grad(...) take the same arguments; loss_and_grad
+computes both in one pass over the batch. The formulas are the proved results below.
+{_NOTATION[name]}
+
+{proofs}
+"""
+
+'''
+    return doc + bodies[name].lstrip("\n")
