@@ -209,7 +209,7 @@ def _run_check(args) -> int:
         for r in report.steps:
             line = _step_line(report, r, rule)
             reason = " ".join(r.reason.split())
-            print(_shown(f"  {'ok  ' if r.passes(**rule) else 'FAIL'} {r.chain} step {r.index}: {r.evidence.value}"
+            print(_shown(f"  {'ok  ' if r.passes(**rule) else 'FAIL'} {r.chain} step {r.index}: {r.evidence_text}"
                          f" ({r.seconds:.2f} s{f'; line {line}' if line else ''})" + (f" -- {reason}" if reason else "")))
     for report in reports:
         bad = report.first_failure(**rule)
@@ -217,7 +217,7 @@ def _run_check(args) -> int:
             continue
         line = _step_line(report, bad, rule)
         at = f"{report.derivation.path}, chain {bad.chain!r}, step {bad.index}" + (f" (line {line})" if line else "")
-        print(_shown(f"first failing step: {at}: {bad.evidence.value}" + (f" ({bad.detail})" if bad.detail else "")))
+        print(_shown(f"first failing step: {at}: {bad.evidence_text}" + (f" ({bad.detail})" if bad.detail else "")))
         if bad.counterexample is not None:
             cx = bad.counterexample
             print("  counterexample: " + ", ".join(f"{k} = {v}" for k, v in cx.values.items()))

@@ -29,3 +29,23 @@ def test_symbolic_files_are_proved_for_every_k(name, steps):
     report = check(load_derivation(Path(__file__).parent.parent / "derivations" / name))
     assert {r.evidence.name for r in report.steps} == {"PROVED_ALL_K"}
     assert len(report.steps) == steps
+
+
+CATALOGUE = {  # the first ML course (issue 12): file -> the evidence every step must have
+    "sigmoid_bce.toml": "proved",
+    "mse_linear_regression.toml": "proved for all n, d",
+    "linear_layer.toml": "proved for all n, d",
+    "mlp_backprop.toml": "proved for all d, m, o",
+    "softmax_jacobian.toml": "proved for all k",
+    "log_softmax.toml": "proved for all k",
+    "softmax_temperature.toml": "proved for all k",
+    "label_smoothing.toml": "proved for all k",
+    "weight_decay.toml": "proved for all d",
+    "layer_norm.toml": "proved for all d",
+}
+
+
+@pytest.mark.parametrize("name", sorted(CATALOGUE))
+def test_catalogue_is_proved_for_all_of_its_dims(name):
+    report = check(load_derivation(Path(__file__).parent.parent / "derivations" / name))
+    assert {r.evidence_text for r in report.steps} == {CATALOGUE[name]}

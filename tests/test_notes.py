@@ -137,7 +137,9 @@ def _sidecar(d) -> str:
     return yaml.safe_dump(data, sort_keys=False)
 
 
-FILES = sorted(p for p in DERIVATIONS.iterdir() if p.suffix in (".toml", ".md"))
+# The LaTeX reader knows one dimension, k: files with named dims, matrices or functions
+# (the catalogue of issue 12) are read from TOML only, so they have no round trip.
+FILES = sorted(p for p in DERIVATIONS.iterdir() if p.suffix in (".toml", ".md") and not load_any(p).uses_dims)
 
 
 @pytest.mark.parametrize("path", FILES, ids=[p.name for p in FILES])

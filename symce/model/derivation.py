@@ -32,14 +32,50 @@ class Definition:
 
 
 @dataclass(frozen=True)
+class Dim:
+    """A named dimension, e.g. ``n`` samples or ``d`` features; indices range over 1..size."""
+
+    name: str  # as declared: "n"
+    symbol: sympy.Basic  # the positive integer Symbol, or the Integer of a concrete size
+    size: int | None  # the concrete size, or None when symbolic
+
+
+@dataclass(frozen=True)
+class FunctionDef:
+    """A function the file defines with arguments, e.g. ``sigma(x) = 1/(1 + exp(-x))``."""
+
+    name: str  # "sigma"
+    params: tuple[sympy.Symbol, ...]  # its parameters, real symbols local to the body
+    body: sympy.Expr  # right-hand side in terms of params (and declared names)
+    source: str  # the text it was parsed from, for messages
+
+
+@dataclass(frozen=True)
+class AbstractFunction:
+    """A declared name with no definition that depends on ``args``: ``L`` of ``u``.
+
+    Its derivatives with respect to entries of its arguments are opaque quantities
+    (``dL/du_i``); with respect to anything else the multivariable chain rule runs
+    through the (defined) arguments.
+    """
+
+    name: str  # "L"
+    args: tuple[str, ...]  # declared or defined scalars, vectors or matrices it depends on
+
+
+@dataclass(frozen=True)
 class Assumption:
     """A fact the file assumes about its symbols, e.g. y is one-hot at c."""
 
-    kind: str  # "onehot", "simplex" or "relation"
+    kind: str  # "onehot", "simplex", "relation", "interval" or "member"
     text: str  # the text as written in the file, for reports
     vector: str | None = None  # the vector it speaks of ("y"), if any
     index: sympy.Expr | None = None  # the hot index for "onehot" (c)
     relation: sympy.Basic | None = None  # the SymPy relation for "relation"
+    target: sympy.Basic | None = None  # "interval"/"member": the scalar or entry (y[i]) it bounds
+    low: tuple[sympy.Basic, bool] | None = None  # "interval": (bound, strict) or None if unbounded
+    high: tuple[sympy.Basic, bool] | None = None  # "interval": (bound, strict) or None if unbounded
+    members: tuple[sympy.Basic, ...] = ()  # "member": the values it may take (y in {0, 1})
 
 
 @dataclass(frozen=True)
@@ -61,6 +97,9 @@ class Step:
     line: int | None = None  # line in the file where the step's text starts, if known
     # the reason as text and math alternating ("every ", y[j], " vanishes"); () = plain text
     reason_parts: tuple[str | sympy.Basic, ...] = ()
+    # a whole-matrix (or whole-vector) row: (left side, right side) as matrix expressions;
+    # ``expr`` is then their entry at the chain's indices, checked like any step
+    whole: tuple[sympy.Basic, sympy.Basic] | None = None
     # an entry of a vector row written with a factor in front: the line the factor is on,
     # blamed instead of the entry's own line when every entry of the row fails
     factor_line: int | None = None
@@ -155,7 +194,7 @@ class Derivation:
 
     path: str  # where it was read from, for messages ("<string>" if none)
     title: str  # the file's title
-    k: int | None  # the class count when concrete; None when k is symbolic
+    k: int | None  # the class count when concrete; None when k is symbolic (or absent)
     symbols: dict[str, sympy.Basic] = field(default_factory=dict)  # declared name -> SymPy object
     vectors: tuple[str, ...] = ()  # names declared as vectors of size k (z, y, s)
     indices: tuple[sympy.Symbol, ...] = ()  # index symbols, each ranging over 1..k
@@ -165,6 +204,14 @@ class Derivation:
     chains: tuple[Chain, ...] = ()  # in file order
     notation: Notation = Notation()  # printing choices
     export: ExportSpec | None = None  # the [export] table, if the file has one
+    # ``dims`` files (and scalar problems): the named dimensions; () for a file in the
+    # ``k = ...`` form, whose indices all range over k
+    dims: tuple[Dim, ...] = ()
+    uses_dims: bool = False  # True for a file with [symbols].dims or with no dimension at all
+    ranges: dict[sympy.Symbol, sympy.Basic] = field(default_factory=dict)  # index -> its dim's symbol
+    shapes: dict[str, tuple[sympy.Basic, ...]] = field(default_factory=dict)  # array -> dims per index
+    functions: tuple[FunctionDef, ...] = ()  # defined functions with arguments
+    abstract: tuple[AbstractFunction, ...] = ()  # declared functions without definition
     k_min: int = 1  # the smallest k a symbolic k claims (symbols.k = { symbolic = true, min = 2 })
     # what a reader of notes inferred, one line each (a case read from prose, entries checked)
     notes: tuple[str, ...] = ()

@@ -61,6 +61,9 @@ def declarations(data: Any, where: str) -> Declarations:
         for name in set(_RESERVED_HERE) & set(names if isinstance(names, (dict, list)) else ()):
             raise loader.error(f"symbols.{section}.{name}", f"{name!r} is reserved: {_RESERVED_HERE[name]}")
     loader.symbols(data["symbols"])
+    if loader.uses_dims:  # the LaTeX reader knows one dimension, k
+        raise loader.error("symbols", "expected k (named dims, matrices, functions and scalar problems "
+                                      "are for TOML derivation files)")
     scope = Scope(loader.names, {})
     definitions = []
     keys = list(data.get("definitions") or {})

@@ -36,7 +36,8 @@ MAX_INT_DIGITS = 30  # integer literals up to 10**30
 MAX_EXPONENT = 64  # |n| for a numeric exponent n
 MAX_POWER_BITS = 4096  # size of a numeric power a**n once computed
 
-FUNCTIONS = ("exp", "log", "sqrt", "Sum", "Derivative", "KroneckerDelta")
+FUNCTIONS = ("exp", "log", "sqrt", "Sum", "Derivative", "KroneckerDelta", "Abs", "Max", "Min")
+MAX_DERIVATIVE_ORDER = 8  # Derivative(f, x, n): n at most this
 RELATIONS = ("Eq", "Ne")
 
 _BINARY = {ast.Add: "+", ast.Sub: "-", ast.Mult: "*", ast.Div: "/", ast.Pow: "**"}
@@ -223,6 +224,16 @@ def _top_level_relation(text: str, where: str) -> tuple[int, str] | None:
     return found[0] if found else None
 
 
+class DeclaredFunction(tuple):
+    """A name bound to a function of the file, while reading: the tuple of its parameters."""
+
+    params = property(tuple)
+
+
+def _declared_function(obj) -> bool:
+    return isinstance(obj, DeclaredFunction)
+
+
 class _Builder:
     """One pass over a size-checked tree; each accepted node kind has one method."""
 
@@ -279,7 +290,7 @@ class _Builder:
         name = node.id
         if name.startswith("__") or name.endswith("__"):
             raise self.dunder(name)
-        if name in FUNCTIONS or name in RELATIONS:
+        if name in FUNCTIONS or name in RELATIONS or _declared_function(self.names.get(name)):
             raise self.bad(f"function {name!r} must be called, e.g. {name}(...)")
         if name not in self.names:
             raise self.bad(f"unknown name {name!r} (declare it under [symbols] or [definitions])")
@@ -388,14 +399,39 @@ class _Builder:
         name = node.func.id
         if name.startswith("__") or name.endswith("__"):
             raise self.dunder(name)
+        declared = self.names.get(name)
         allowed = FUNCTIONS + (RELATIONS if self.relations else ())
-        if name not in allowed:
-            raise self.refuse(f"calling {name!r} (allowed: {', '.join(allowed)})")
+        if name not in allowed and not _declared_function(declared):
+            mine = sorted(n for n, o in self.names.items() if _declared_function(o))
+            raise self.refuse(f"calling {name!r} (allowed: {', '.join(allowed + tuple(mine))}; "
+                              "a function of your own is defined as \"f(x)\" = \"...\" under [definitions])")
         if node.keywords:
             raise self.refuse(f"keyword argument in {name}()")
         if any(isinstance(a, ast.Starred) for a in node.args):
             raise self.refuse(f"starred argument in {name}()")
+        if name not in allowed:
+            return self._call_declared(name, declared, node.args)
         return getattr(self, f"_call_{name}")(node.args)
+
+    def _call_declared(self, name: str, function, args):
+        """A function the file defines, ``sigma(z[i])``: kept folded, unfolded by the verifier."""
+        want = len(function.params)
+        if len(args) != want:
+            raise self.bad(f"{name}() takes {want} argument{'s' if want != 1 else ''}, found {len(args)}")
+        built = [self.build(a) for a in args]
+        return sympy.Function(name, real=True)(*built)
+
+    def _call_Abs(self, args):
+        self._arity("Abs", args, 1)
+        return sympy.Abs(self.build(args[0]), evaluate=False)
+
+    def _call_Max(self, args):
+        self._arity("Max", args, 2, 8)
+        return sympy.Max(*(self.build(a) for a in args), evaluate=False)
+
+    def _call_Min(self, args):
+        self._arity("Min", args, 2, 8)
+        return sympy.Min(*(self.build(a) for a in args), evaluate=False)
 
     def _arity(self, name: str, args: list, low: int, high: int | None = None) -> None:
         high = low if high is None else high
@@ -462,8 +498,18 @@ class _Builder:
     def _call_Derivative(self, args):
         self._arity("Derivative", args, 2, 8)
         expr = self.build(args[0])
-        variables = [self.build(a) for a in args[1:]]
+        variables: list = []
+        for a in args[1:]:
+            # Derivative(f, x, 2): a whole-number literal after a variable is its order
+            if isinstance(a, ast.Constant) and type(a.value) is int and variables:
+                if not 1 <= a.value <= MAX_DERIVATIVE_ORDER or isinstance(variables[-1], tuple):
+                    raise self.bad(f"Derivative() order {a.value}: expected 1..{MAX_DERIVATIVE_ORDER}"
+                                   " right after the variable, e.g. Derivative(f, x, 2)")
+                variables[-1] = (variables[-1], a.value)
+                continue
+            variables.append(self.build(a))
         for v in variables:
+            v = v[0] if isinstance(v, tuple) else v
             if not isinstance(v, (sympy.Symbol, sympy.Indexed)):
                 raise self.bad(f"Derivative() with respect to {v}: expected a name or an entry such as z[i]")
             if v.is_integer:

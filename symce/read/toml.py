@@ -35,12 +35,15 @@ from typing import Any
 
 import sympy
 
-from ..model.derivation import Assumption, Case, Chain, Definition, Derivation, Notation, Step, free_indices, whole_vector
+from ..model.derivation import Assumption, Case, Chain, Definition, Derivation, Notation, Step
 from ..errors import DerivationFormatError, UnsafeExpressionError
 from .bounds import Budget, at_most
 from .expr import FUNCTIONS, RELATIONS, quoted, read_expression, read_prose
 from .export_table import export_table
 from .text import check_text
+from .facts import FactsMixin
+from .shapes import ShapesMixin, declared_functions
+from .whole import WholeMixin
 
 MAX_FILE_BYTES = 100_000  # a derivation is a few KB; and tomllib takes up to 0.4 s on 100 KB of arrays
 MAX_STEPS = 500  # over all chains
@@ -49,8 +52,10 @@ DERIVATION_SUFFIXES = (".toml", ".md", ".markdown", ".tex")  # what a folder giv
 _TOP = {"title": str, "symbols": dict, "definitions": dict, "assumptions": list,
         "cases": dict, "chains": list, "notation": dict, "export": dict}
 _TOP_REQUIRED = ("title", "symbols", "chains")
-_SYMBOLS = {"k": (int, str, dict), "indices": list, "vectors": dict, "scalars": dict}
-_CHAIN = {"name": str, "title": str, "case": str, "vector": str, "start": str, "steps": list}
+_SYMBOLS = {"k": (int, str, dict), "dims": dict, "indices": (list, dict), "vectors": dict, "matrices": dict,
+            "scalars": dict, "functions": dict}
+_CHAIN = {"name": str, "title": str, "case": str, "vector": str, "entry": list, "whole": str,
+          "start": str, "steps": list}
 _STEP = {"expr": str, "reason": str}
 _NOTATION = {"bold_vectors": bool, "softmax_name": str}
 _DOMAINS = {"real": {"real": True}, "positive": {"positive": True}, "nonnegative": {"nonnegative": True}}
@@ -133,8 +138,10 @@ def _type_name(value: Any) -> str:
     return type(value).__name__
 
 
-class _Loader:
+class _Loader(ShapesMixin, FactsMixin, WholeMixin):
     """Walks the TOML tree once, building the symbol table as it goes."""
+
+    reserved = _RESERVED
 
     def __init__(self, path: str, text: str):
         self.path = path
@@ -148,6 +155,7 @@ class _Loader:
         self.k_min = 1  # the smallest k a symbolic k takes
         self.hot: set[sympy.Symbol] = set()  # hot indices of one-hot assumptions
         self.budget = Budget()  # syntax nodes left for the file's expressions
+        self.init_shapes()  # dims, ranges, shapes, functions (read/shapes.py)
 
     def error(self, where: str, message: str) -> DerivationFormatError:
         return DerivationFormatError(f"{self.path}, {where}: {message}")
@@ -179,6 +187,9 @@ class _Loader:
         expr = read_expression(text, self.names if names is None else names,
                                where=f"{self.path}, {where}", relations=relations, budget=self.budget)
         self.entries(expr, where)
+        if self.uses_dims:
+            self.check_dims(expr, where)
+            self.check_abstract_derivatives(expr, where)
         return expr
 
     def entries(self, expr: sympy.Basic, where: str) -> None:
@@ -205,6 +216,7 @@ class _Loader:
         check_text(data["title"], f"{self.path}, title")
         self.symbols(data["symbols"])
         definitions = self.definitions(at_most(data.get("definitions", {}), f"{self.path}, definitions"))
+        self.check_abstract()
         assumptions = self.assumptions(at_most(data.get("assumptions", []), f"{self.path}, assumptions"))
         self.hot = {a.index for a in assumptions if a.kind == "onehot"}
         cases = self.cases(at_most(data.get("cases", {}), f"{self.path}, cases"))
@@ -214,7 +226,7 @@ class _Loader:
             title=data["title"],
             k=self.k,
             k_min=self.k_min,
-            symbols=dict(self.names),
+            symbols={n: o for n, o in self.names.items() if n not in declared_functions(self.names)},
             vectors=tuple(self.vectors),
             indices=tuple(self.indices),
             definitions=definitions,
@@ -223,6 +235,12 @@ class _Loader:
             chains=chains,
             notation=self.notation(data.get("notation", {})),
             export=export_table(self, data["export"], chains, definitions) if "export" in data else None,
+            dims=tuple(self.dims.values()),
+            uses_dims=self.uses_dims,
+            ranges=dict(self.ranges),
+            shapes=dict(self.shapes),
+            functions=tuple(self.functions),
+            abstract=tuple(self.abstract),
         )
 
     def declare(self, name: str, where: str, obj: sympy.Basic) -> None:
@@ -245,7 +263,9 @@ class _Loader:
         return "symbolic"
 
     def symbols(self, data: Any) -> None:
-        self.table(data, "symbols", _SYMBOLS, ("k", "indices"))
+        self.table(data, "symbols", _SYMBOLS, ())
+        if self.dims_symbols(data):  # named dimensions, or a scalar problem
+            return
         k = data["k"]
         if isinstance(k, dict):  # { symbolic = true, min = 2 }: every k >= 2
             k = self.symbolic_k(k)
@@ -264,17 +284,20 @@ class _Loader:
             index = sympy.Symbol(name, integer=True, positive=True)
             self.declare(name, where, index)
             self.indices.append(index)
+            self.ranges[index] = self.names["k"]
         for section, make in (("vectors", sympy.IndexedBase), ("scalars", sympy.Symbol)):
             for name, domain in at_most(data.get(section, {}), f"{self.path}, symbols.{section}").items():
                 where = f"symbols.{section}.{name}"
                 self.typed(domain, where, str)
                 if domain not in _DOMAINS:
-                    raise self.error(where, f"expected one of {', '.join(map(repr, _DOMAINS))}, found {domain!r}")
+                    hint = " (dims such as [d] need dims = { ... } in place of k)" if "[" in domain else ""
+                    raise self.error(where, f"expected one of {', '.join(map(repr, _DOMAINS))}, found {domain!r}{hint}")
                 self.declare(name, where, make(name, **_DOMAINS[domain]))
                 if section == "vectors":
                     self.vectors.append(name)
                     self.declared_vectors.append(name)
                     self.ranks[name] = 1
+                    self.shapes[name] = (self.names["k"],)
 
     def definitions(self, data: dict) -> tuple[Definition, ...]:
         out = []
@@ -282,6 +305,9 @@ class _Loader:
             where = f"definitions.{target!r}"
             self.typed(body_text, where, str)
             name, params = self.target(target, where)
+            if params and isinstance(params[0], sympy.Dummy):  # "sigma(x)": a function
+                self.function(name, params, body_text, where)
+                continue
             obj = sympy.IndexedBase(name) if params else sympy.Symbol(name)
             # This and later definitions are visible, so that a use of one is named as
             # such rather than as an unknown name; then refused, since unfolding a
@@ -294,7 +320,9 @@ class _Loader:
             if params:
                 self.vectors.append(name)
                 self.ranks[name] = len(params)
+                self.shapes[name] = tuple(self.ranges.get(p) for p in params)
             out.append(Definition(name=name, params=params, body=body, source=body_text))
+            self.bodies[name] = body
         return tuple(out)
 
     def pending(self, targets: list[str]) -> dict[str, sympy.Basic]:
@@ -305,7 +333,8 @@ class _Loader:
                 name, params = self.target(target, "")
             except DerivationFormatError:
                 continue  # reported when its own turn comes
-            out.setdefault(name, sympy.IndexedBase(name) if params else sympy.Symbol(name))
+            if not (params and isinstance(params[0], sympy.Dummy)):
+                out.setdefault(name, sympy.IndexedBase(name) if params else sympy.Symbol(name))
         return out
 
     def earlier_only(self, body: sympy.Basic, name: str, later: dict, where: str) -> None:
@@ -331,6 +360,8 @@ class _Loader:
         node = self.small_ast(text, where, shape)
         if isinstance(node, ast.Name):
             return node.id, ()
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name):
+            return self.function_target(node, text, where)
         if isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name):
             parts = node.slice.elts if isinstance(node.slice, ast.Tuple) else [node.slice]
             params = []
@@ -355,6 +386,8 @@ class _Loader:
         """``onehot(y, c)``: y_j = 1 if j = c else 0. ``simplex(y)``: y_j >= 0 and they add to 1."""
         shape = "expected onehot(vector, index) or simplex(vector)"
         node = self.small_ast(text, where, shape)
+        if isinstance(node, ast.Compare):  # 0 < p < 1, y in {0, 1}
+            return self.fact(node, text, where)
         if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and not node.keywords
                 and all(isinstance(a, ast.Name) for a in node.args)):
             raise self.error(where, f"{shape}, found {text!r}")
@@ -382,14 +415,15 @@ class _Loader:
             a, b = cond.args
             # Each side a declared index or a whole number: with Eq(i + 1, c) the placements
             # of i could force c out of 1..k, and a true step was reported failing there.
-            k = self.names.get("k")
-            plain = all(x in self.indices or x.free_symbols <= {k} for x in (a, b))
+            sizes = {d.symbol for d in self.dims.values()} | {self.names.get("k")}  # k, or named dims
+            plain = all(x in self.indices or x.free_symbols <= sizes for x in (a, b))
             if not (plain and cond.free_symbols & set(self.indices)):
                 raise self.error(where, f"expected a relation between indices (each side an index, or a "
                                         f"number such as 1 or k), found {text!r}")
-            if not self.can_hold(cond):
+            if not (self.can_hold_dims(cond) if self.uses_dims else self.can_hold(cond)):
                 # Checked under a case that never holds, every step would pass vacuously.
-                raise self.error(where, f"{text!r} never holds for indices in 1..{self.k or 'k'}")
+                span = "their dims" if self.uses_dims else f"1..{self.k or 'k'}"
+                raise self.error(where, f"{text!r} never holds for indices in {span}")
             label = f"{a} {'=' if isinstance(cond, sympy.Eq) else '!='} {b}"
             out.append(Case(name=name, label=label, condition=cond))
         return tuple(out)
@@ -450,6 +484,7 @@ class _Loader:
                 steps.append(Step(expr=expr, reason=reason, source=raw["expr"], line=line or None,
                                   reason_parts=self.prose(reason, f"{at}.reason")))
                 line = line or 0
+            steps += self.whole_steps(chain, where, start, case)  # the whole matrix, one more step
             total += len(steps)
             if total > MAX_STEPS:
                 raise self.error(where, f"more than {MAX_STEPS} steps in the file")
@@ -459,31 +494,6 @@ class _Loader:
                              start_source=chain["start"], steps=tuple(steps), case=case,
                              title_parts=self.prose(title, f"{where}.title"), vector_index=vector))
         return tuple(out)
-
-    def vector(self, text: str, where: str, start: sympy.Basic, case: Case | None) -> sympy.Symbol:
-        """``vector = "i"``: the chain's expressions are entry i of a vector over i = 1..k."""
-        where = f"{where}, vector"
-        index = self.names.get(text)
-        if index not in self.indices:
-            raise self.error(where, f"expected a declared index, found {text!r}")
-        if index not in free_indices(start):
-            raise self.error(where, f"index {text!r} does not occur free in the chain "
-                                    f"(its start is {start})")
-        if index in free_indices(whole_vector(start, index)):
-            raise self.error(where, f"the start {start} uses {text!r} other than as the index of "
-                                    f"an entry, so it is not entry {text!r} of a vector")
-        if case is not None:
-            # Proved only where the case holds (i = c, or c = k fixing the hot class), the
-            # steps say nothing about the entries the row would show.
-            raise self.error(where, f"the chain is checked only under the case {case.label}, "
-                                    f"so it does not give every entry over {text!r}")
-        if index in self.hot:
-            raise self.error(where, f"{text!r} is the hot index of a one-hot assumption, so each step "
-                                    f"speaks of the hot entry only, not of every entry over {text!r}")
-        if self.k is not None and self.k < 3:
-            raise self.error(where, f"the vector is shown by its entries 1, c and k, which needs "
-                                    f"k >= 3, found k = {self.k}")
-        return index
 
     def line_of(self, source: str, after: int) -> int:
         """1-based line where ``source`` next appears after line ``after``; 0 if not found."""

@@ -54,7 +54,7 @@ def _unverified(report: Report, all_k: bool = True):
 
 def _describe(derivation: Derivation, chain: Chain, n: int, r: StepResult | None) -> str:
     reason = chain.steps[n - 1].reason
-    verdict = "not checked" if r is None else r.evidence.value
+    verdict = "not checked" if r is None else r.evidence_text
     if r is not None and r.detail:
         verdict += f" ({r.detail})"
     return f"{derivation.path}, chain {chain.name!r}, step {n} ({reason!r}): {verdict}"
@@ -84,10 +84,12 @@ def _chain_rows(chain: Chain, tex, unverified: set[int], fmt: str = "tex",
         lhs = tex(chain.start) + " " if n == 1 else ""
         mark = _UNVERIFIED if n in unverified else _SMALL_K if n in small_k else None
         note = _note(prose_pieces(step.reason_parts, step.reason), tex, fmt, mark)
-        rows.append(lhs + "&= " + tex(step.expr) + note)
+        if step.whole is not None:  # the whole matrix, its entry proved as this step
+            lhs = tex(step.whole[0]) + " "
+        rows.append(lhs + "&= " + tex(step.expr if step.whole is None else step.whole[1]) + note)
     if chain.vector_index is not None and derivation is not None:
         lhs, entries, gaps, reason = _vector_line(chain, derivation)
-        row = printer_for(derivation).row_vector(entries, gaps)
+        row = printer_for(derivation, markdown=fmt != "tex").row_vector(entries, gaps)
         mark = _UNVERIFIED if unverified else _SMALL_K if small_k else None
         rows.append(tex(lhs) + " &= " + row + _note(reason, tex, fmt, mark))
     return rows
@@ -157,7 +159,7 @@ def _align(rows: list[str], env: str = "align*") -> str:
 def _sections(report: Report, fmt: str, all_k: bool = True) -> list[str]:
     """The document as a list of paragraphs: headings, sentences, display blocks."""
     d = report.derivation
-    printer = printer_for(d)
+    printer = printer_for(d, markdown=fmt != "tex")
     tex = printer.doprint
     math = (lambda e: "$" + tex(e) + "$") if fmt == "tex" else (lambda e: "$$" + tex(e) + "$$")
     heading = (lambda text: r"\subsection*{" + escape_text(text) + "}") if fmt == "tex" else (
@@ -167,9 +169,11 @@ def _sections(report: Report, fmt: str, all_k: bool = True) -> list[str]:
 
     out = []
     defs = [_defined(dn, d) for dn in d.definitions]
-    if defs:
+    rows = [tex(sympy.Function(f.name)(*f.params)) + " &= " + tex(f.body) for f in d.functions]
+    rows += [tex(lhs) + " &= " + tex(dn.body) for dn, lhs in zip(d.definitions, defs)]
+    if rows:
         out.append(heading("Definitions"))
-        out.append(display(_align([tex(lhs) + " &= " + tex(dn.body) for dn, lhs in zip(d.definitions, defs)])))
+        out.append(display(_align(rows)))
     assumed = [_assumption(a, tex, math, words) for a in d.assumptions]
     if assumed:
         out.append(words("Assume") + " " + (words(",") + " " + words("and") + " ").join(assumed) + ".")
@@ -194,7 +198,7 @@ def _sections(report: Report, fmt: str, all_k: bool = True) -> list[str]:
                              f"{'are' if len(limited) > 1 else 'is'} proved at every instance up to k = 6, "
                              "not for every k."))
         for n, r in sorted(bad.get(chain.name, {}).items()):
-            verdict = "it was not checked" if r is None else "its evidence: " + r.evidence.value
+            verdict = "it was not checked" if r is None else "its evidence: " + r.evidence_text
             step = chain.steps[n - 1]
             note = (words(f"Step {n} (") + inline_prose(prose_pieces(step.reason_parts, step.reason), tex, fmt)
                     + words(f") is not verified; {verdict}."))
@@ -218,7 +222,7 @@ def _assumption(a, tex, math, words) -> str:
         return math(sympy.Symbol(a.vector)) + " " + words("is one-hot at") + " " + math(a.index)
     if a.kind == "simplex" and a.vector is not None:
         return math(sympy.Symbol(a.vector)) + " " + words("sums to") + " " + math(sympy.Integer(1))
-    if a.kind == "relation" and a.relation is not None:
+    if a.relation is not None:  # a relation, or a fact (0 < p < 1, y in {0, 1})
         return math(a.relation)
     return words(a.text)
 

@@ -54,6 +54,7 @@ class NotesPrinter(LatexPrinter):
         "softmax_name": "s",
         "sum_range": None,
         "indices": (),
+        "bold_greek": r"\boldsymbol",  # MathJax's base package has no \boldsymbol: \mathbf there
     }
 
     def doprint(self, expr) -> str:
@@ -84,7 +85,8 @@ class NotesPrinter(LatexPrinter):
             return r"\operatorname{softmax}(" + self._name(softmax[name]) + ")"
         tex = LatexPrinter._print_Symbol(self, sympy.Symbol(name))
         if name in self._settings["vectors"] and self._settings["bold_vectors"]:
-            return r"\mathbf{" + tex + "}"
+            # \mathbf leaves Greek letters upright and thin: \boldsymbol{\delta}
+            return (self._settings["bold_greek"] + "{" if tex.startswith("\\") else r"\mathbf{") + tex + "}"
         return tex
 
     def _split_super_sub(self, name: str):
@@ -105,7 +107,8 @@ class NotesPrinter(LatexPrinter):
         return self._name(expr.name)
 
     def _print_Indexed(self, expr):
-        return _subscript(self._name(expr.base.name), [self._print(i) for i in expr.indices])
+        # a matrix entry W_{ij}: two one-letter indices side by side, as in lecture notes
+        return _subscript(self._name(expr.base.name), [self._print(i) for i in expr.indices], joined=True)
 
     def _print_KroneckerDelta(self, expr, exp=None):
         # \delta_{ic}: the notation of the softmax Jacobian s_i(\delta_{ij} - s_j) in
@@ -159,22 +162,51 @@ class NotesPrinter(LatexPrinter):
         tex = self._name(expr.func.__name__) + "(" + ", ".join(self._print(a) for a in expr.args) + ")"
         return self._do_exponent(tex, exp)
 
+    # Whole arrays (the last row of a chain with ``whole``): \boldsymbol{\delta} \mathbf{x}^\top.
+    def _print_MatrixSymbol(self, expr):
+        return self._name(expr.name)
+
+    def _print_Transpose(self, expr):
+        inner = self._print(expr.arg)
+        if not isinstance(expr.arg, sympy.MatrixSymbol):
+            inner = self._add_parens(inner)
+        return inner + r"^\top"
+
+    def _print_DiagMatrix(self, expr):
+        return r"\operatorname{diag}(" + self._print(expr.args[0]) + ")"
+
+    def _print_MatAdd(self, expr):
+        tex = ""
+        for n, term in enumerate(expr.args):
+            negative = isinstance(term, sympy.MatMul) and term.args[0] == -1
+            shown = self._print(sympy.MatMul(*term.args[1:], evaluate=False) if negative else term)
+            tex += (" - " if negative else " + " if n else "") + shown
+        return tex.lstrip(" ")
+
+    def _print_MatMul(self, expr):
+        parts = []
+        for a in expr.args:
+            tex = self._print(a)
+            parts.append(self._add_parens(tex) if isinstance(a, sympy.MatAdd) else tex)
+        return " ".join(parts)
+
     def _print_Relational(self, expr):
         ops = {"==": "=", "!=": r"\neq", "<": "<", ">": ">", "<=": r"\leq", ">=": r"\geq"}
         return self._print(expr.lhs) + " " + ops[expr.rel_op] + " " + self._print(expr.rhs)
 
     def _print_And(self, expr):
         """``1 < c`` and ``c < k`` together, as a reader writes them: ``1 < c < k``."""
-        links = {a.lhs: a.rhs for a in expr.args if isinstance(a, sympy.StrictLessThan)}
+        links = {a.lhs: a.rhs for a in expr.args if isinstance(a, (sympy.StrictLessThan, sympy.LessThan))}
         heads = set(links) - set(links.values())
         if len(links) != len(expr.args) or len(heads) != 1:
             return super()._print_And(expr)
+        ops = {a.lhs: ("<" if isinstance(a, sympy.StrictLessThan) else r"\leq") for a in expr.args}
         chain = [heads.pop()]
         while chain[-1] in links and len(chain) <= len(links):
             chain.append(links[chain[-1]])
         if len(chain) != len(links) + 1:
             return super()._print_And(expr)
-        return " < ".join(self._print(x) for x in chain)
+        return self._print(chain[0]) + "".join(f" {ops[a]} " + self._print(b) for a, b in zip(chain, chain[1:]))
 
     def row_vector(self, entries, gaps: bool = True) -> str:
         r"""A row vector shown by some of its entries, ``\cdots`` between them when ``gaps``.
@@ -332,8 +364,11 @@ def _ordered_factors(expr) -> list:
     return sorted(args, key=lambda f: (rank(f), sympy.default_sort_key(f)))
 
 
-def printer_for(derivation: Derivation | None = None) -> NotesPrinter:
-    """The printer configured by a derivation's notation (SymPy-neutral without one)."""
+def printer_for(derivation: Derivation | None = None, markdown: bool = False) -> NotesPrinter:
+    """The printer configured by a derivation's notation (SymPy-neutral without one).
+
+    ``markdown``: for MathJax with its base and ams packages only (bold Greek by mathbf).
+    """
     if derivation is None:
         return NotesPrinter()
     k = derivation.k if derivation.k is not None else derivation.symbols.get("k")
@@ -343,6 +378,7 @@ def printer_for(derivation: Derivation | None = None) -> NotesPrinter:
         "softmax": tuple(_softmaxes(derivation)),
         "softmax_name": derivation.notation.softmax_name,
         "indices": tuple(derivation.indices),
+        "bold_greek": r"\mathbf" if markdown else r"\boldsymbol",
         "sum_range": None if k is None else (sympy.Integer(1), sympy.Integer(k) if isinstance(k, int) else k),
     })
 

@@ -43,6 +43,7 @@ import sympy
 from sympy import Derivative, Dummy, Indexed, IndexedBase, KroneckerDelta, Sum, Symbol
 
 from ..model.derivation import Case, Derivation
+from .functions import Functions, opaque_values
 
 _CANONICAL = [Dummy(f"b{n}", integer=True) for n in range(16)]  # bound names, by nesting depth
 
@@ -56,9 +57,10 @@ class Meaning:
 
     def __init__(self, derivation: Derivation):
         self.derivation = derivation
-        self.k = derivation.symbols["k"]
+        self.k = derivation.symbols.get("k")  # None in a file with named dims or none
         self.indices = frozenset(derivation.indices)
         self.defs = {d.name: d for d in derivation.definitions}
+        self.functions = Functions(derivation, self._unfold)  # sigma(x), abstract L(u)
         self._leaves: dict[str, frozenset] = {}
 
     def of(self, expr: sympy.Basic) -> sympy.Basic:
@@ -75,6 +77,9 @@ class Meaning:
     def _unfold(self, e: sympy.Basic, hold: frozenset[str]) -> sympy.Basic:
         if isinstance(e, Derivative):
             return self._derivative(e, hold)
+        called = self.functions.meaning(e, hold)
+        if called is not None:
+            return called
         name = self._name(e)
         if name is not None and name not in hold:
             d = self.defs[name]
@@ -107,7 +112,7 @@ class Meaning:
             if stray:
                 raise Refused(_STRAY.format(e=_shown(e), names=", ".join(sorted(held)), stray=", ".join(stray)))
         for var, count in variables:
-            f = sympy.diff(f, var, count)
+            f = self.functions.diff(f, var, count, hold | held)
         return self._unfold(f, hold)
 
     def _alias(self, var: sympy.Basic) -> sympy.Basic:
@@ -169,7 +174,12 @@ def _base(x: sympy.Basic) -> sympy.Basic:
 
 
 def _mentions(e: sympy.Basic) -> set:
-    """The vector entries and plain symbols in ``e`` (not bound summation indices)."""
+    """The vector entries and plain symbols in ``e`` (not bound summation indices).
+
+    An abstract function's value depends on its arguments only (that is its chain rule),
+    so what they are made of is not mentioned by it.
+    """
+    e = opaque_values(e)
     entries = e.atoms(Indexed)
     labels = {x.base.label for x in entries}
     return entries | {s for s in e.free_symbols if isinstance(s, Symbol) and s not in labels}
@@ -351,10 +361,15 @@ def canonical_bounds(e: sympy.Basic) -> sympy.Basic:
 def _canonical(e: sympy.Basic, depth: int) -> sympy.Basic:
     if e.is_Atom or isinstance(e, (Indexed, IndexedBase)) or not e.args:
         return e
-    if isinstance(e, Sum) and len(e.limits) == 1 and depth < len(_CANONICAL):
-        (j, low, high), = e.limits
-        new = _CANONICAL[depth]
-        return Sum(_canonical(e.function.xreplace({j: new}), depth + 1), (new, low, high))
+    if isinstance(e, Sum) and depth + len(e.limits) <= len(_CANONICAL):
+        # outermost (last) limit first, so that a merged Sum(f, a, b) is named as the nested one
+        body, limits = e.function, list(e.limits)
+        for n, (j, low, high) in enumerate(reversed(e.limits)):
+            new = _CANONICAL[depth + n]
+            body = body.xreplace({j: new})
+            limits = [(v, lo.xreplace({j: new}), hi.xreplace({j: new})) for v, lo, hi in limits]
+            limits[len(limits) - 1 - n] = (new, *limits[len(limits) - 1 - n][1:])
+        return Sum(_canonical(body, depth + len(limits)), *limits)
     return e.func(*(_canonical(a, depth) for a in e.args))
 
 

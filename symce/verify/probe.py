@@ -330,8 +330,8 @@ def _ev(e, env, point, ctx):  # noqa: C901 - one branch per node kind, flat on p
             return ctx.of(point.scalars[e])
         raise Unevaluable(f"no value for {e}")
     if isinstance(e, sympy.Indexed):
-        if len(e.indices) != 1:
-            raise Unevaluable("multi-index entries")
+        if len(e.indices) != 1:  # a matrix entry W[i, j]: points that hold matrices take a tuple
+            return ctx.of(point.entry(e.base, tuple(_int(x, env, point, ctx) for x in e.indices)))
         return ctx.of(point.entry(e.base, _int(e.indices[0], env, point, ctx)))
     if isinstance(e, sympy.Add):
         values = [_ev(a, env, point, ctx) for a in e.args]
@@ -374,6 +374,9 @@ def _ev(e, env, point, ctx):  # noqa: C901 - one branch per node kind, flat on p
         return ctx.e
     if e is sympy.S.ImaginaryUnit:  # SymPy writes sqrt(-u) as I*sqrt(u): probe it too
         return ctx.imaginary
+    other = getattr(point, "other", None)  # a point's own quantities (abstract functions, Max, ...)
+    if other is not None:
+        return other(e, lambda x: _ev(x, env, point, ctx), lambda x: _int(x, env, point, ctx), ctx)
     raise Unevaluable(f"cannot evaluate {type(e).__name__}")
 
 

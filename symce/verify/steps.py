@@ -33,6 +33,7 @@ from functools import partial
 import sympy
 
 from ..model.derivation import Case, Chain, Derivation, Step
+from .dims import scope, verify_dims_step
 from .instances import DEEP_PROBES, MORE_K, Counterexample, _describe, _Instances
 from .meaning import Meaning, Refused, apply_case, is_zero, normal_form, sum_to_one
 from .probe import STYLES as _STYLES
@@ -52,10 +53,15 @@ class Evidence(enum.Enum):
     NUMERIC = "numeric only"  # high-precision probes agreed; no proof
     FAILS = "fails"  # the two sides surely differ (a certified counterexample is attached)
     UNVERIFIED = "unverified"  # neither proved nor refuted (time limit, uncertain difference, refused)
+    # files with named dims (verify/dims.py); the text names the dims: "proved for all n, d"
+    PROVED_ALL_DIMS = "proved for all dims"  # exact proof with every symbolic dim symbolic
+    PROVED = "proved"  # exact proof of a scalar problem, or for the file's concrete dims
+    SMALL_DIMS = "proved for small dims only"  # instances exact, no proof for all: passes as numeric does
 
     @property
     def proved(self) -> bool:
-        return self in (Evidence.PROVED_ALL_K, Evidence.PROVED_FOR_K, Evidence.PROVED_SMALL_K)
+        return self in (Evidence.PROVED_ALL_K, Evidence.PROVED_FOR_K, Evidence.PROVED_SMALL_K,
+                        Evidence.PROVED_ALL_DIMS, Evidence.PROVED)
 
 
 @dataclass(frozen=True)
@@ -69,6 +75,14 @@ class StepResult:
     seconds: float  # wall time spent on this step
     detail: str = ""  # one line: which instances were proved, why unverified, ...
     counterexample: Counterexample | None = None  # present when evidence is FAILS
+    scope: str = ""  # the symbolic dims a PROVED_ALL_DIMS covers ("n, d")
+
+    @property
+    def evidence_text(self) -> str:
+        """The evidence as reports print it: ``proved for all n, d`` names the dims."""
+        if self.evidence is Evidence.PROVED_ALL_DIMS and self.scope:
+            return f"proved for all {self.scope}"
+        return self.evidence.value
 
     def passes(self, allow_numeric: bool = False, all_k: bool = True) -> bool:
         """Proved for every k the file claims; or numeric only, when the user allowed it.
@@ -78,7 +92,8 @@ class StepResult:
         """
         if all_k and self.evidence is Evidence.PROVED_SMALL_K:
             return False
-        return self.evidence.proved or (allow_numeric and self.evidence is Evidence.NUMERIC)
+        weaker = (Evidence.NUMERIC, Evidence.SMALL_DIMS)  # evidence, no proof for every size
+        return self.evidence.proved or (allow_numeric and self.evidence in weaker)
 
 
 @dataclass(frozen=True)
@@ -106,7 +121,7 @@ class Report:
             cx = r.counterexample
             steps.append({
                 "chain": r.chain, "step": r.index, "line": self.line_of(r), "reason": r.reason,
-                "evidence": r.evidence.name.lower(), "evidence_text": r.evidence.value,
+                "evidence": r.evidence.name.lower(), "evidence_text": r.evidence_text,
                 "proved": r.evidence.proved,
                 "passed": r.passes(allow_numeric, all_k),
                 "seconds": round(r.seconds, 4), "detail": r.detail,
@@ -228,13 +243,17 @@ def _timed(derivation: Derivation, chain: Chain, n: int, lhs: sympy.Basic, step:
     evidence, detail, counterexample = verify_step(derivation, lhs, step.expr, chain.case,
                                                    seed=f"{chain.name}:{n}")
     return StepResult(chain=chain.name, index=n, reason=step.reason, evidence=evidence,
-                      seconds=time.perf_counter() - start, detail=detail, counterexample=counterexample)
+                      seconds=time.perf_counter() - start, detail=detail, counterexample=counterexample,
+                      scope=scope(derivation))
 
 
 def verify_step(derivation: Derivation, lhs: sympy.Basic, rhs: sympy.Basic, case: Case | None,
                 *, seed: str = "0") -> tuple[Evidence, str, Counterexample | None]:
     """Decide ``lhs == rhs`` under the derivation's assumptions and ``case`` (no time limit)."""
     meaning = _meaning(derivation)
+    if derivation.uses_dims:  # named dims, matrices, abstract functions, or a scalar problem
+        name, detail, cx = verify_dims_step(derivation, lhs, rhs, case, seed=seed, meaning=meaning)
+        return Evidence[name], detail, None if cx is None else Counterexample(*cx)
     try:
         left = meaning.assume(meaning.of(lhs), case)
         right = meaning.assume(meaning.of(rhs), case)
