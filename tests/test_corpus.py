@@ -217,6 +217,8 @@ SIDES = {
     "softplus_difference_far_out": [lambda v: log(1 + exp(v.t + 80)) - log(1 + exp(-v.t - 80)), lambda v: v.t + 80],
     "root_of_positive_square": [lambda v: sqrt(v.w(v.i) ** 2 * v.T ** 2), lambda v: v.w(v.i) * v.T],
     "log_by_alias": [D(lambda v: log(v.s(v.c)), "s:c"), lambda v: 1 / v.s(v.c)],
+    "delta_swaps_index": [lambda v: dl(v.i, v.k) * v.x(v.i) + dl(v.i, v.c) * v.z(v.c),
+                          lambda v: dl(v.i, v.k) * v.x(v.k) + dl(v.i, v.c) * v.z(v.i)],
     # wrong, student
     "softmax_other_sign": [D(lambda v: v.s(v.c), "z:i"), lambda v: -exp(v.z(v.c)) * exp(v.z(v.i)) / v.S ** 2,
                            lambda v: v.s(v.i) * v.s(v.c)],
@@ -279,6 +281,7 @@ SIDES = {
     "delta_at_seven_min7": [lambda v: sm(lambda m: dl(m, 7) * v.x(m), 1, v.k), lambda v: v.x(7)],
     "peel_two_min2": [lambda v: sm(v.x, 1, v.k - 2) + v.x(v.k - 1) + v.x(v.k), lambda v: sm(v.x, 1, v.k)],
     "sqrt_product_negative": [lambda v: sqrt(v.t * v.a), lambda v: sqrt(v.t) * sqrt(v.a)],
+    "delta_wrong_index": [lambda v: dl(v.i, v.c) * v.x(v.i), lambda v: dl(v.i, v.c) * v.x(v.j)],
     "cube_root_negative": [lambda v: (v.t ** 3) ** (mpmath.mpf(1) / 3), lambda v: v.t],
     "large_cancel_wrong": [lambda v: (exp(v.z(v.i)) + 1) * exp(-v.z(v.i)) - 1, lambda v: exp(-2 * v.z(v.i))],
     "gradient_correct_then_jacobian_wrong": [D(lambda v: v.L, "z:i"),

@@ -50,6 +50,17 @@ def test_constructs(text, want):
     assert same(read(text), want)
 
 
+@pytest.mark.parametrize("text, want", [
+    (r"\frac12 m", M / 2),  # TeX shows one half of m; once read as 12 / m
+    (r"\frac123", sympy.Rational(3, 2)),  # \frac{1}{2} 3
+    (r"m^10", 0 * M),  # TeX shows m^1 0; once read as m^{10}
+    (r"z_12", 2 * Z[1]),  # TeX shows z_1 2; once read as z_{12}
+    (r"m^{10}", M ** 10),
+])
+def test_an_unbraced_argument_is_one_character_as_in_tex(text, want):
+    assert same(read(text), want)
+
+
 def test_sum_body_is_the_rest_of_the_product_up_to_plus_or_minus():
     got = read(r"\sum_{j} y_j \log s_j - m")
     assert same(got, jsum(lambda j: Y[j] * sympy.log(S[j])) - M)

@@ -129,6 +129,21 @@ def tokenize(src: Source, start: int = 0, end: int | None = None) -> list[Tok]:
     return out
 
 
+def one_character(toks: list[Tok], n: int) -> list[Tok]:
+    """``toks`` with the number at ``n`` cut after its first digit: TeX's unbraced argument is one character.
+
+    So ``\\frac12 t`` is (1/2) t, never 12 / t, and ``t^10`` is t^1 followed by 0, as shown.
+
+    >>> [t.text for t in one_character([Tok("num", "12", 0, 2)], 0)]
+    ['1', '2']
+    """
+    t = toks[n]
+    if len(t.text) == 1:
+        return toks
+    return [*toks[:n], Tok("num", t.text[0], t.start, t.start + 1), Tok("num", t.text[1:], t.start + 1, t.end),
+            *toks[n + 1:]]
+
+
 def _skip_group(src: Source, n: int, end: int) -> int:
     """The offset after the ``{...}`` argument at ``n`` (spaces before it allowed)."""
     text = src.text

@@ -131,7 +131,7 @@ class _Parser(_Forms):
             t = self.take()
             if t.kind == "sym" and t.text in "}^_&=+":
                 raise self.fail("an argument in braces", tok=t)
-            return [t]
+            return [self.unbraced(t)]
         open_, depth, start = self.take(), 1, self.n
         while self.n < len(self.toks):
             t = self.take()

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import sympy
 
 from .expr import MAX_INT_DIGITS
-from .lex import Tok
+from .lex import Tok, one_character
 
 @dataclass(frozen=True)
 class Cell:
@@ -27,6 +27,12 @@ MATRIX = sympy.Symbol("MATRIX")  # where a matrix stood; notes.py takes the fact
 
 class _Forms:
     """Fractions, derivatives, deltas, indicators and matrices; mixed into ``tex._Parser``."""
+
+    def unbraced(self, t: Tok) -> Tok:
+        """The argument ``t`` just taken without braces: of a number, only its first digit, as in TeX."""
+        if t.kind == "num":  # \frac12 t is (1/2) t, never 12 / t; the rest is read next
+            self.toks = one_character(self.toks, self.n - 1)
+        return self.toks[self.n - 1]
 
     def index_expr(self, toks: list[Tok], end: int) -> sympy.Basic:
         """An index: declared indices, ``k`` and whole numbers joined by ``+`` and ``-``."""

@@ -344,7 +344,23 @@ def _proved_all_k(meaning: Meaning, left, right, case: Case | None) -> bool:
     diff = normal_form(diff, k, meaning.indices | shown_positions(left, right, k))
     if case is not None:  # a sum's picked term can bring out a delta the case decides: KroneckerDelta(1, c)
         diff = apply_case(diff, case.condition, meaning.indices)
-    return is_zero(sum_to_one(diff, meaning.simplex_vectors(), k))
+    return _zero_in_both_cases(sum_to_one(diff, meaning.simplex_vectors(), k), meaning.indices | {meaning.k})
+
+
+def _zero_in_both_cases(d, names, depth: int = 2) -> bool:
+    """Zero, or zero both where a delta of two free indices is 1 (one put for the other) and where it is 0.
+
+    is_zero holds each delta as an independent number, so it cannot see that
+    ``KroneckerDelta(i, k) * x[i] = KroneckerDelta(i, k) * x[k]``; the two cases can.
+    """
+    if is_zero(d):
+        return True
+    deltas = sorted((x for x in d.atoms(sympy.KroneckerDelta) if set(x.args) <= names), key=sympy.default_sort_key)
+    if depth == 0 or not deltas:
+        return False
+    a, b = sorted(deltas[0].args, key=lambda v: v in names and v.name == "k")  # put k for i, never i for k
+    return (_zero_in_both_cases(d.subs(a, b), names, depth - 1)
+            and _zero_in_both_cases(d.xreplace({deltas[0]: sympy.S.Zero}), names, depth - 1))
 
 
 def shown_positions(left, right, k) -> frozenset:
