@@ -184,6 +184,11 @@ def test_the_memory_limit_is_applied_in_every_step_process_of_the_workers(monkey
     assert {s["detail"] for s in out[0]["steps"]} == {"checker gave up: MemoryError: limit of 64 MiB applied"}
 
 
+def _verdicts(results):
+    return [(r["path"], r["passed"], [(s["chain"], s["step"], s["evidence"]) for s in r["steps"]])
+            for r in results]
+
+
 def test_dask_cluster_grades_the_same(results, monkeypatch):
     distributed = pytest.importorskip("dask.distributed", reason="dask is not installed (the 'dask' extra)")
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
@@ -193,5 +198,8 @@ def test_dask_cluster_grades_the_same(results, monkeypatch):
         monkeypatch.setattr(cache, "_VERDICTS", {})
         monkeypatch.setattr(timelimit, "_inline", _refuse_memory)
         limited = grade([str(GRADE / "with_goal.toml")], executor=client.get_executor(), memory_mb=64)
-    assert junit_xml(remote) == junit_xml(results)
+    # The verdicts, step by step, are the same. (The feedback text is not compared: it is
+    # computed within what is left of each step's time limit, so a loaded machine may drop
+    # it on one side; determinism of the reports themselves is tested on one executor.)
+    assert _verdicts(remote) == _verdicts(results)
     assert {s["evidence"] for s in limited[0]["steps"]} == {"unverified"}  # limits apply on the worker
