@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import os
 
-from ..errors import DerivationFormatError
+from ..errors import DerivationFormatError, UnsafeExpressionError
 
-__all__ = ["DERIVATION_SUFFIXES", "derivation_paths", "not_a_file"]
+__all__ = ["DERIVATION_SUFFIXES", "derivation_paths", "not_a_file", "read_text"]
 
 DERIVATION_SUFFIXES = (".toml", ".md", ".markdown", ".tex")  # what a folder given to check holds
 
@@ -49,3 +49,21 @@ def not_a_file(path: str) -> str:
     if os.path.exists(path):
         return "not a regular file or folder"
     return "no such file or folder"
+
+
+def read_text(path: str, limit: int) -> str:
+    """The UTF-8 text of the file at ``path``, refused past ``limit`` bytes before it is read whole."""
+    if os.path.lexists(path) and not os.path.isfile(path):  # a folder, a device, a dangling link
+        raise DerivationFormatError(f"{path}: {not_a_file(path)}")
+    try:
+        size = os.path.getsize(path)
+        if size > limit:
+            raise UnsafeExpressionError(f"{path}: file is {size} bytes (at most {limit})")
+        with open(path, "rb") as fh:
+            raw = fh.read(limit + 1)
+    except OSError as exc:
+        raise DerivationFormatError(f"{path}: cannot read file ({exc.strerror})") from None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise DerivationFormatError(f"{path}: not UTF-8 text (byte {exc.start})") from None

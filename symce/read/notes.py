@@ -23,7 +23,7 @@ from .declare import Declarations, case_from, declarations, yaml_mapping
 from .rows import Block, chains_of, parts_of, rows_of
 from .tex import Source, tokenize
 from .bounds import MAX_FILE_TOKENS, Budget
-from .files import not_a_file
+from .files import read_text
 from .toml import MAX_FILE_BYTES, MAX_STEPS, load_derivation
 
 SUFFIXES = (".md", ".markdown", ".tex")
@@ -46,28 +46,11 @@ def load_any(path: str | os.PathLike, declarations_path: str | None = None) -> D
     return load_derivation(path)
 
 
-def _read(path: str) -> str:
-    if os.path.lexists(path) and not os.path.isfile(path):
-        raise DerivationFormatError(f"{path}: {not_a_file(path)}")
-    try:
-        size = os.path.getsize(path)
-        if size > MAX_FILE_BYTES:
-            raise UnsafeExpressionError(f"{path}: file is {size} bytes (at most {MAX_FILE_BYTES})")
-        with open(path, "rb") as fh:
-            raw = fh.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        raise DerivationFormatError(f"{path}: cannot read file ({exc.strerror})") from None
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise DerivationFormatError(f"{path}: not UTF-8 text (byte {exc.start})") from None
-
-
 def load_notes(path: str | os.PathLike, declarations_path: str | None = None) -> Derivation:
     """Read the notes file at ``path``; ``declarations_path`` is a sidecar YAML file, if any."""
     path = os.fspath(path)
-    text = _read(path)
-    sidecar = None if declarations_path is None else (_read(declarations_path), declarations_path)
+    text = read_text(path, MAX_FILE_BYTES)
+    sidecar = None if declarations_path is None else (read_text(declarations_path, MAX_FILE_BYTES), declarations_path)
     return loads_notes(text, path=path, sidecar=sidecar)
 
 

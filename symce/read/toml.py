@@ -44,7 +44,7 @@ from .reasons import read_prose
 from .export_table import export_table
 from .text import check_text
 from .facts import FactsMixin
-from .files import not_a_file
+from .files import read_text
 from .shapes import ShapesMixin, declared_functions
 from .whole import WholeMixin
 from .hints import spot
@@ -72,20 +72,7 @@ _TOML_TYPES = {str: "string", int: "integer", float: "float", bool: "boolean", d
 def load_derivation(path: str | os.PathLike) -> Derivation:
     """Read and validate the derivation file at ``path``."""
     path = os.fspath(path)
-    if os.path.lexists(path) and not os.path.isfile(path):  # a folder, a device, a dangling link
-        raise DerivationFormatError(f"{path}: {not_a_file(path)}")
-    try:
-        size = os.path.getsize(path)
-        if size > MAX_FILE_BYTES:
-            raise UnsafeExpressionError(f"{path}: file is {size} bytes (at most {MAX_FILE_BYTES})")
-        with open(path, "rb") as fh:
-            raw = fh.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        raise DerivationFormatError(f"{path}: cannot read file ({exc.strerror})") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise DerivationFormatError(f"{path}: not UTF-8 text (byte {exc.start})") from None
+    text = read_text(path, MAX_FILE_BYTES)
     return loads_derivation(text, path=path)
 
 
